@@ -1,0 +1,17 @@
+// Jest 30 + @swc/jest: tests run against TypeScript sources; `tsc -b` type-checks separately.
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/packages', '<rootDir>/test', '<rootDir>/examples'],
+  testMatch: ['**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  transform: {
+    '^.+\\.(t|j|mj)s$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!(\\.pnpm/)?(jose|@scure[+/]base|@noble[+/]hashes|@otplib[+/][a-z-]+|otplib)[@/])'],
+  moduleNameMapper: {
+    '^@secondfactor/([a-z]+)$': '<rootDir>/packages/$1/src',
+    '^@secondfactor/([a-z]+)/(.+)$': '<rootDir>/packages/$1/src/$2',
+  },
+  testTimeout: 30000,
+};

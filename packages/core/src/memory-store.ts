@@ -1,0 +1,191 @@
+// packages/core/src/memory-store.ts
+// The reference store: every method is one synchronous step of the event loop, so each is
+// atomic. For development, tests and single-process demos only — it forgets on restart and
+// is not shared between processes.
+import type {
+  AttemptState, BackupCodeSet, ChallengeRecord, FactorRecord, MfaStore, OobCodeRecord, TrustedDeviceRecord,
+} from './store';
+
+interface Expiring<T> { value: T; expiresAtMs: number }
+
+export interface MemoryStoreOptions {
+  /** Wall clock used only to drop expired entries from memory (core checks expiry itself). */
+  physicalNow?: () => number;
+}
+
+// JSON copy (not structuredClone): results are plain objects of this realm, records are plain data.
+const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
+/** An in-memory `MfaStore`. Not for production: use `@secondfactor/knex` and `@secondfactor/redis`. */
+export function memoryStore(options: MemoryStoreOptions = {}): MfaStore {
+  const physicalNow = options.physicalNow ?? Date.now;
+  const factors = new Map<string, FactorRecord>(); // key: userId \0 factorId
+  const backupCodes = new Map<string, BackupCodeSet>();
+  const devices = new Map<string, TrustedDeviceRecord>(); // key: device id
+  const challenges = new Map<string, Expiring<ChallengeRecord>>();
+  const oobCodes = new Map<string, Expiring<OobCodeRecord>>();
+  const counters = new Map<string, Expiring<number>>();
+  const attempts = new Map<string, AttemptState>();
+  const fkey = (userId: string, factorId: string) => `${userId}\u0000${factorId}`;
+
+  function live<T>(map: Map<string, Expiring<T>>, key: string): Expiring<T> | undefined {
+    const entry = map.get(key);
+    if (entry && entry.expiresAtMs <= physicalNow()) {
+      map.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+  const expiring = <T>(value: T, ttlSeconds: number): Expiring<T> => ({ value, expiresAtMs: physicalNow() + ttlSeconds * 1000 });
+
+  return {
+    async createFactor(factor) {
+      const key = fkey(factor.userId, factor.id);
+      if (factors.has(key)) throw new Error(`factor ${factor.id} already exists`);
+      factors.set(key, copy(factor));
+    },
+    async getFactor(userId, factorId) {
+      const f = factors.get(fkey(userId, factorId));
+      return f ? copy(f) : null;
+    },
+    async listFactors(userId) {
+      return [...factors.values()]
+        .filter((f) => f.userId === userId)
+        .sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id))
+        .map(copy);
+    },
+    async activateFactor(userId, factorId, confirmedAt, lastStep) {
+      const f = factors.get(fkey(userId, factorId));
+      if (!f || f.status !== 'pending') return false;
+      f.status = 'active';
+      f.confirmedAt = confirmedAt;
+      f.lastUsedAt = confirmedAt;
+      if (lastStep !== null) f.lastStep = lastStep;
+      return true;
+    },
+    async updateFactorSecret(userId, factorId, secret) {
+      const f = factors.get(fkey(userId, factorId));
+      if (f) f.secret = secret;
+    },
+    async touchFactor(userId, factorId, lastUsedAt) {
+      const f = factors.get(fkey(userId, factorId));
+      if (f) f.lastUsedAt = lastUsedAt;
+    },
+    async recordTotpStep(userId, factorId, step, usedAt) {
+      const f = factors.get(fkey(userId, factorId));
+      if (!f || (f.lastStep !== null && f.lastStep >= step)) return false;
+      f.lastStep = step;
+      f.lastUsedAt = usedAt;
+      return true;
+    },
+    async deleteFactor(userId, factorId) {
+      return factors.delete(fkey(userId, factorId));
+    },
+    async deleteFactors(userId) {
+      let n = 0;
+      for (const [key, f] of factors) if (f.userId === userId && factors.delete(key)) n++;
+      return n;
+    },
+
+    async replaceBackupCodes(userId, set) {
+      backupCodes.set(userId, copy(set));
+    },
+    async getBackupCodes(userId) {
+      const set = backupCodes.get(userId);
+      return set ? copy(set) : null;
+    },
+    async consumeBackupCode(userId, hash) {
+      const set = backupCodes.get(userId);
+      if (!set) return false;
+      const i = set.hashes.indexOf(hash);
+      if (i < 0) return false;
+      set.hashes.splice(i, 1);
+      return true;
+    },
+    async deleteBackupCodes(userId) {
+      backupCodes.delete(userId);
+    },
+
+    async createTrustedDevice(device) {
+      devices.set(device.id, copy(device));
+    },
+    async findTrustedDevice(tokenHash) {
+      for (const d of devices.values()) if (d.tokenHash === tokenHash) return copy(d);
+      return null;
+    },
+    async touchTrustedDevice(userId, deviceId, lastSeenAt) {
+      const d = devices.get(deviceId);
+      if (d && d.userId === userId) d.lastSeenAt = lastSeenAt;
+    },
+    async listTrustedDevices(userId) {
+      return [...devices.values()].filter((d) => d.userId === userId).sort((a, b) => a.createdAt - b.createdAt).map(copy);
+    },
+    async deleteTrustedDevice(userId, deviceId) {
+      const d = devices.get(deviceId);
+      if (!d || d.userId !== userId) return false;
+      return devices.delete(deviceId);
+    },
+    async deleteTrustedDevices(userId) {
+      let n = 0;
+      for (const [id, d] of devices) if (d.userId === userId && devices.delete(id)) n++;
+      return n;
+    },
+
+    async createChallenge(challenge, ttlSeconds) {
+      challenges.set(challenge.id, expiring(copy(challenge), ttlSeconds));
+    },
+    async getChallenge(id) {
+      const c = live(challenges, id);
+      return c ? copy(c.value) : null;
+    },
+    async incrementChallengeAttempts(id) {
+      const c = live(challenges, id);
+      if (!c) return null;
+      return ++c.value.attempts;
+    },
+    async takeChallenge(id) {
+      return live(challenges, id) !== undefined && challenges.delete(id);
+    },
+
+    async putOobCode(key, code, ttlSeconds) {
+      oobCodes.set(key, expiring(copy(code), ttlSeconds));
+    },
+    async getOobCode(key) {
+      const c = live(oobCodes, key);
+      return c ? copy(c.value) : null;
+    },
+    async incrementOobAttempts(key) {
+      const c = live(oobCodes, key);
+      if (!c) return null;
+      return ++c.value.attempts;
+    },
+    async consumeOobCode(key, codeHash) {
+      const c = live(oobCodes, key);
+      if (!c || c.value.codeHash !== codeHash) return false;
+      return oobCodes.delete(key);
+    },
+    async deleteOobCode(key) {
+      oobCodes.delete(key);
+    },
+
+    async incrementCounter(key, ttlSeconds) {
+      const c = live(counters, key);
+      if (!c) {
+        counters.set(key, expiring(1, ttlSeconds));
+        return 1;
+      }
+      return ++c.value;
+    },
+
+    async getAttemptState(userId) {
+      const s = attempts.get(userId);
+      return s ? copy(s) : null;
+    },
+    async compareAndSetAttemptState(userId, expectedVersion, next) {
+      const current = attempts.get(userId);
+      if ((current?.version ?? null) !== expectedVersion) return false;
+      attempts.set(userId, { ...next, version: (expectedVersion ?? 0) + 1 });
+      return true;
+    },
+  };
+}

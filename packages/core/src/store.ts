@@ -1,0 +1,165 @@
+// packages/core/src/store.ts
+// The storage contract. Every operation that must be atomic is one method here, named by
+// its intent, so adapters (memory, knex, redis, a host's own) cannot get atomicity wrong by
+// composing reads and writes. Times are epoch milliseconds chosen by core's injected clock;
+// `ttlSeconds` arguments are only for physical clean-up (core checks expiry itself).
+
+/** A second factor of a user: an authenticator app (TOTP), a phone (SMS), an email address. */
+export interface FactorRecord {
+  id: string;
+  userId: string;
+  /** Factor type name, e.g. `totp`, `sms`, `email`. */
+  type: string;
+  label: string | null;
+  status: 'pending' | 'active';
+  /** Encrypted secret envelope (`v1.<keyId>.<iv>.<ciphertext>`) for TOTP; null for other types. */
+  secret: string | null;
+  /** Type-specific settings that are not secret: `{algorithm, digits, periodSeconds}`, `{phone}`, `{email}`. */
+  data: Record<string, unknown>;
+  /** Last accepted TOTP time step (replay guard); null when none was accepted yet. */
+  lastStep: number | null;
+  createdAt: number;
+  confirmedAt: number | null;
+  lastUsedAt: number | null;
+}
+
+/** One user's current set of backup codes: bcrypt hashes sharing one salt. */
+export interface BackupCodeSet {
+  /** bcrypt salt shared by the set (`$2b$10$` + 22 chars): one guess costs one hash. */
+  salt: string;
+  /** bcrypt hashes of the codes that are still unused. */
+  hashes: string[];
+  createdAt: number;
+}
+
+export interface TrustedDeviceRecord {
+  id: string;
+  userId: string;
+  /** SHA-256 (base64url) of the device token; the token itself is never stored. */
+  tokenHash: string;
+  label: string | null;
+  createdAt: number;
+  lastSeenAt: number;
+  /** Absolute server-side expiry; never extended. */
+  expiresAt: number;
+}
+
+/** A pending login: the password was right and a second factor is required. */
+export interface ChallengeRecord {
+  /** SHA-256 (base64url) of the challenge token; the token itself is never stored. */
+  id: string;
+  userId: string;
+  methods: string[];
+  createdAt: number;
+  expiresAt: number;
+  /** Wrong codes entered against this challenge so far. */
+  attempts: number;
+}
+
+/** A code sent out of band (SMS, email), bound to one key (challenge + factor, or enrolment). */
+export interface OobCodeRecord {
+  /** Keyed hash (HMAC-SHA-256, base64url) of the code; the code itself is never stored. */
+  codeHash: string;
+  /** `login` or `enroll`: a code for one purpose never works for the other. */
+  purpose: 'login' | 'enroll';
+  factorId: string;
+  userId: string;
+  createdAt: number;
+  expiresAt: number;
+  attempts: number;
+}
+
+/** Consecutive second-factor failures of one user, across factors and challenges. */
+export interface AttemptState {
+  failures: number;
+  /** Epoch ms before which no verification is evaluated (backoff); 0 when none. */
+  blockedUntil: number;
+  /** True once the lock threshold was reached; only the host can unlock. */
+  locked: boolean;
+  /** Incremented on every successful compare-and-set. */
+  version: number;
+}
+
+/** Long-lived data: factors, backup codes, trusted devices. */
+export interface DurableStore {
+  createFactor(factor: FactorRecord): Promise<void>;
+  getFactor(userId: string, factorId: string): Promise<FactorRecord | null>;
+  /** All factors of a user (pending and active), oldest first. */
+  listFactors(userId: string): Promise<FactorRecord[]>;
+  /** Pending → active, atomically; also records the TOTP step used to confirm. False if it was not pending. */
+  activateFactor(userId: string, factorId: string, confirmedAt: number, lastStep: number | null): Promise<boolean>;
+  /** Re-encrypted secret after key rotation. */
+  updateFactorSecret(userId: string, factorId: string, secret: string): Promise<void>;
+  touchFactor(userId: string, factorId: string, lastUsedAt: number): Promise<void>;
+  /**
+   * Replay guard: sets `lastStep = step` only when the stored step is null or lower.
+   * Returns true for exactly one of any number of concurrent callers with the same step.
+   */
+  recordTotpStep(userId: string, factorId: string, step: number, usedAt: number): Promise<boolean>;
+  deleteFactor(userId: string, factorId: string): Promise<boolean>;
+  deleteFactors(userId: string): Promise<number>;
+
+  /** Replaces the whole set atomically: after it resolves no code of the old set is accepted. */
+  replaceBackupCodes(userId: string, set: BackupCodeSet): Promise<void>;
+  /** The current set with its unused hashes, or null. */
+  getBackupCodes(userId: string): Promise<BackupCodeSet | null>;
+  /** Marks one unused code used. True for exactly one of concurrent callers with the same hash. */
+  consumeBackupCode(userId: string, hash: string, usedAt: number): Promise<boolean>;
+  deleteBackupCodes(userId: string): Promise<void>;
+
+  createTrustedDevice(device: TrustedDeviceRecord): Promise<void>;
+  findTrustedDevice(tokenHash: string): Promise<TrustedDeviceRecord | null>;
+  touchTrustedDevice(userId: string, deviceId: string, lastSeenAt: number): Promise<void>;
+  listTrustedDevices(userId: string): Promise<TrustedDeviceRecord[]>;
+  deleteTrustedDevice(userId: string, deviceId: string): Promise<boolean>;
+  deleteTrustedDevices(userId: string): Promise<number>;
+}
+
+/** Short-lived data: login challenges, out-of-band codes, counters, attempt state. */
+export interface EphemeralStore {
+  createChallenge(challenge: ChallengeRecord, ttlSeconds: number): Promise<void>;
+  getChallenge(id: string): Promise<ChallengeRecord | null>;
+  /** Adds one wrong attempt atomically; the new count, or null when the challenge is gone. */
+  incrementChallengeAttempts(id: string): Promise<number | null>;
+  /** Deletes the challenge. True for exactly one of concurrent callers: the one that completes the login. */
+  takeChallenge(id: string): Promise<boolean>;
+
+  /** Stores a code under `key`, replacing (and so invalidating) any earlier one. */
+  putOobCode(key: string, code: OobCodeRecord, ttlSeconds: number): Promise<void>;
+  getOobCode(key: string): Promise<OobCodeRecord | null>;
+  /** Adds one wrong attempt atomically; the new count, or null when no code is stored. */
+  incrementOobAttempts(key: string): Promise<number | null>;
+  /** Deletes the code only if its hash is `codeHash`. True for exactly one of concurrent callers. */
+  consumeOobCode(key: string, codeHash: string): Promise<boolean>;
+  deleteOobCode(key: string): Promise<void>;
+
+  /** Atomic increment of a counter created with a TTL (applied only on creation); returns the new value. */
+  incrementCounter(key: string, ttlSeconds: number): Promise<number>;
+
+  getAttemptState(userId: string): Promise<AttemptState | null>;
+  /**
+   * Writes `next` (with version `expectedVersion + 1`, or 1 when `expectedVersion` is null and
+   * no state exists) only if the stored version still equals `expectedVersion`. True on success.
+   */
+  compareAndSetAttemptState(
+    userId: string,
+    expectedVersion: number | null,
+    next: Omit<AttemptState, 'version'>,
+  ): Promise<boolean>;
+}
+
+/** What `createMfa` needs: both halves, possibly from different backends (see `composeStores`). */
+export interface MfaStore extends DurableStore, EphemeralStore {}
+
+export const DURABLE_METHODS = [
+  'createFactor', 'getFactor', 'listFactors', 'activateFactor', 'updateFactorSecret', 'touchFactor',
+  'recordTotpStep', 'deleteFactor', 'deleteFactors', 'replaceBackupCodes', 'getBackupCodes',
+  'consumeBackupCode', 'deleteBackupCodes', 'createTrustedDevice', 'findTrustedDevice',
+  'touchTrustedDevice', 'listTrustedDevices', 'deleteTrustedDevice', 'deleteTrustedDevices',
+] as const satisfies readonly (keyof DurableStore)[];
+
+export const EPHEMERAL_METHODS = [
+  'createChallenge', 'getChallenge', 'incrementChallengeAttempts', 'takeChallenge', 'putOobCode',
+  'getOobCode', 'incrementOobAttempts', 'consumeOobCode', 'deleteOobCode', 'incrementCounter',
+  'getAttemptState', 'compareAndSetAttemptState',
+] as const satisfies readonly (keyof EphemeralStore)[];

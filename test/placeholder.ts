@@ -1,0 +1,2 @@
+// placeholder so the test project has an input
+export {};
