@@ -1,2 +1,0 @@
-// placeholder so the test project has an input
-export {};
