@@ -1,0 +1,91 @@
+// packages/core/src/assertions.ts
+// MFA assertions: short-lived JWTs (jose) saying "this user passed a second factor at auth_time",
+// with `amr` values from RFC 8176. Typed (`typ`) and audience-bound so nothing else — a challenge
+// token, a host session token — is ever accepted in their place.
+import { SignJWT, jwtVerify, errors as joseErrors, type CryptoKey as JoseCryptoKey, type KeyObject } from 'jose';
+import { MfaConfigError } from './errors';
+
+export const ASSERTION_TYPE = 'secondfactor-assertion+jwt';
+
+type AnyKey = JoseCryptoKey | KeyObject | Uint8Array;
+
+/** An HS256 secret (≥ 32 bytes), or an asymmetric key pair. */
+export type SigningKey =
+  | string
+  | Uint8Array
+  | { alg: 'EdDSA' | 'ES256' | 'RS256'; privateKey: AnyKey; publicKey: AnyKey };
+
+export interface AssertionClaims {
+  userId: string;
+  amr: string[];
+  /** Epoch ms of the verification. */
+  authTime: number;
+}
+
+export interface AssertionSigner {
+  sign(claims: AssertionClaims, nowMs: number): Promise<string>;
+  verify(token: string, nowMs: number, maxAgeSeconds?: number): Promise<
+    { ok: true; claims: AssertionClaims } | { ok: false; reason: 'invalid' | 'stale' }
+  >;
+  ttlSeconds: number;
+}
+
+export interface AssertionOptions {
+  issuer: string;
+  audience: string;
+  ttlSeconds: number;
+}
+
+export function resolveSigningKey(key: SigningKey): { alg: string; signKey: AnyKey; verifyKey: AnyKey } {
+  if (typeof key === 'string') {
+    if (key.length < 32) throw new MfaConfigError('signingKey', 'must be at least 32 characters (HS256 secret)');
+    const bytes = new TextEncoder().encode(key);
+    return { alg: 'HS256', signKey: bytes, verifyKey: bytes };
+  }
+  if (key instanceof Uint8Array) {
+    if (key.length < 32) throw new MfaConfigError('signingKey', 'must be at least 32 bytes (HS256 secret)');
+    return { alg: 'HS256', signKey: key, verifyKey: key };
+  }
+  if (key && typeof key === 'object' && 'privateKey' in key && 'publicKey' in key) {
+    if (!['EdDSA', 'ES256', 'RS256'].includes(key.alg)) throw new MfaConfigError('signingKey.alg', 'must be EdDSA, ES256 or RS256');
+    return { alg: key.alg, signKey: key.privateKey, verifyKey: key.publicKey };
+  }
+  throw new MfaConfigError('signingKey', 'must be an HS256 secret (string or bytes, ≥ 32) or {alg, privateKey, publicKey}');
+}
+
+export function createAssertionSigner(key: SigningKey, options: AssertionOptions): AssertionSigner {
+  const { alg, signKey, verifyKey } = resolveSigningKey(key);
+  return {
+    ttlSeconds: options.ttlSeconds,
+    async sign(claims, nowMs) {
+      const iat = Math.floor(nowMs / 1000);
+      return new SignJWT({ amr: claims.amr, auth_time: Math.floor(claims.authTime / 1000) })
+        .setProtectedHeader({ alg, typ: ASSERTION_TYPE })
+        .setSubject(claims.userId)
+        .setIssuer(options.issuer)
+        .setAudience(options.audience)
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + options.ttlSeconds)
+        .sign(signKey);
+    },
+    async verify(token, nowMs, maxAgeSeconds) {
+      if (typeof token !== 'string' || token.length > 4096 || token.split('.').length !== 3) return { ok: false, reason: 'invalid' };
+      try {
+        const { payload } = await jwtVerify(token, verifyKey, {
+          issuer: options.issuer, audience: options.audience, algorithms: [alg], typ: ASSERTION_TYPE,
+          currentDate: new Date(nowMs), requiredClaims: ['sub', 'exp', 'iat', 'auth_time'],
+        });
+        const authTime = payload.auth_time;
+        const amr = payload.amr;
+        if (typeof authTime !== 'number' || !Array.isArray(amr) || !amr.every((v) => typeof v === 'string') || typeof payload.sub !== 'string') {
+          return { ok: false, reason: 'invalid' };
+        }
+        if (maxAgeSeconds !== undefined && Math.floor(nowMs / 1000) - authTime > maxAgeSeconds) return { ok: false, reason: 'stale' };
+        return { ok: true, claims: { userId: payload.sub, amr: amr as string[], authTime: authTime * 1000 } };
+      } catch (error) {
+        if (error instanceof joseErrors.JOSEError) return { ok: false, reason: 'invalid' };
+        throw error;
+      }
+    },
+  };
+}

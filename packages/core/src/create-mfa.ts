@@ -1,0 +1,534 @@
+// packages/core/src/create-mfa.ts
+// The engine: enrolment, the login challenge, verification, recovery, trusted devices,
+// step-up assertions and management — over the injected store, clock, randomness and senders.
+import { backupCodeMethod, oobType, totpType, type FactorType, type OobFactorType, type VerifyOutcome } from './factor-types';
+import { createEngineContext, type EngineContext } from './context';
+import { hashToken, randomId, randomToken } from './crypto';
+import { deviceLabelFromUserAgent } from './device-label';
+import { MfaError, storeCall } from './errors';
+import type { RequestContext } from './events';
+import { resolveOptions, type MfaOptions } from './options';
+import type { FactorRecord } from './store';
+import { createQrCode, createTotpKeyUri, generateTotpSecret } from './totp';
+import type {
+  ConfirmResult, Failure, FactorSummary, FreshProof, LoginMethod, LoginStart, LoginSuccess, LoginVerifyResult,
+  MfaStatus, ProofResult, TotpEnrollment, TrustedDeviceSummary,
+} from './types';
+
+const MAX_FACTORS_PER_USER = 10;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function requireUserId(userId: unknown): string {
+  if (typeof userId !== 'string' || userId.length === 0 || userId.length > 255) {
+    throw new MfaError('invalid_request', 'userId must be a non-empty string', { field: 'userId' });
+  }
+  return userId;
+}
+
+function optionalLabel(label: unknown, fallback: string): string {
+  if (label === undefined || label === null || label === '') return fallback;
+  if (typeof label !== 'string' || label.length > 64 || /[\u0000-\u001f]/.test(label)) {
+    throw new MfaError('invalid_request', 'label must be a string of at most 64 characters', { field: 'label' });
+  }
+  return label.trim();
+}
+
+function failure(reason: Failure['reason'], retryAfter?: number): Failure {
+  return retryAfter === undefined ? { ok: false, reason } : { ok: false, reason, retryAfter };
+}
+
+/** Everything a host calls. Create once per process with `createMfa(options)`. */
+export interface Mfa {
+  readonly issuer: string;
+  /** Login methods this server offers. */
+  readonly methods: readonly LoginMethod[];
+  status(userId: string): Promise<MfaStatus>;
+  totp: {
+    enroll(userId: string, options?: { label?: string; accountName?: string }, req?: RequestContext): Promise<TotpEnrollment>;
+    confirm(userId: string, factorId: string, code: unknown, req?: RequestContext): Promise<ConfirmResult>;
+  };
+  sms: OobApi;
+  email: OobApi;
+  login: {
+    start(userId: string, options?: { trustedDeviceToken?: string; context?: RequestContext }): Promise<LoginStart>;
+    sendCode(challengeToken: unknown, options: { method: 'sms' | 'email'; factorId?: string }, req?: RequestContext): Promise<{ ok: true; sentTo: string; factorId: string } | Failure>;
+    verify(challengeToken: unknown, input: { method: unknown; code: unknown; trustDevice?: boolean }, req?: RequestContext): Promise<LoginVerifyResult>;
+  };
+  /** Re-verification of a signed-in user (step-up): a fresh assertion. */
+  stepUp(userId: string, input: { code: unknown }, req?: RequestContext): Promise<LoginVerifyResult>;
+  /** Checks fresh proof (a code, an assertion, or the host's password check). */
+  checkProof(userId: string, proof: FreshProof, options?: { allowPassword?: boolean; maxAgeSeconds?: number }, req?: RequestContext): Promise<ProofResult>;
+  backupCodes: {
+    regenerate(userId: string, proof: FreshProof, req?: RequestContext): Promise<{ ok: true; backupCodes: string[] } | Failure>;
+    remaining(userId: string): Promise<number>;
+  };
+  factors: {
+    list(userId: string): Promise<FactorSummary[]>;
+    remove(userId: string, factorId: string, proof: FreshProof, req?: RequestContext): Promise<{ ok: true; mfaDisabled: boolean } | Failure>;
+  };
+  disable(userId: string, proof: FreshProof, req?: RequestContext): Promise<{ ok: true } | Failure>;
+  devices: {
+    list(userId: string, currentToken?: string): Promise<TrustedDeviceSummary[]>;
+    revoke(userId: string, deviceId: string, req?: RequestContext): Promise<boolean>;
+    revokeAll(userId: string, req?: RequestContext): Promise<number>;
+    /** True when `token` is a live trusted device of `userId`. */
+    check(userId: string, token: string | undefined): Promise<boolean>;
+  };
+  assertions: {
+    verify(token: unknown, options?: { maxAgeSeconds?: number }): Promise<{ ok: true; userId: string; amr: string[]; authTime: number } | { ok: false; reason: 'invalid' | 'stale' }>;
+    issue(userId: string, amr: string[]): Promise<{ assertion: string; expiresIn: number }>;
+  };
+  admin: {
+    /** Clears the failure lock of a user (after the lock threshold). */
+    unlock(userId: string, req?: RequestContext): Promise<void>;
+  };
+  /** The configured trusted-device lifetime, for cookie Max-Age. */
+  readonly trustedDeviceTtlSeconds: number;
+}
+
+export interface OobApi {
+  enroll(userId: string, input: { destination: unknown; label?: string }, req?: RequestContext): Promise<{ factorId: string; sentTo: string }>;
+  confirm(userId: string, factorId: string, code: unknown, req?: RequestContext): Promise<ConfirmResult>;
+}
+
+/**
+ * Creates the MFA engine. Validates every option once and throws `MfaConfigError` (a TypeError)
+ * naming the bad option.
+ *
+ * @example
+ * const mfa = createMfa({ issuer: 'Acme', store: memoryStore(), encryptionKeys: { current: 'k1', keys: { k1: KEY } }, signingKey: SECRET });
+ */
+export function createMfa(options: MfaOptions): Mfa {
+  const o = resolveOptions(options);
+  const ctx: EngineContext = createEngineContext(o);
+  const { store } = ctx;
+  const sms = oobType('sms', o.sms);
+  const email = oobType('email', o.email);
+  const types: Record<string, FactorType> = { totp: totpType, sms, email };
+  const methods: LoginMethod[] = ['totp', ...(o.sms ? ['sms' as const] : []), ...(o.email ? ['email' as const] : []), 'backup_code'];
+
+  const summary = (f: FactorRecord): FactorSummary => {
+    const t = types[f.type];
+    const destination = t?.destination(f);
+    return {
+      id: f.id, type: f.type, label: f.label, restricted: t?.restricted ?? false,
+      ...(destination ? { destination } : {}),
+      createdAt: iso(f.createdAt), lastUsedAt: f.lastUsedAt === null ? null : iso(f.lastUsedAt),
+    };
+  };
+  const activeFactors = async (userId: string) => (await store.listFactors(userId)).filter((f) => f.status === 'active');
+
+  /** Runs `verify` under the per-user attempt limit; events and reset on success. */
+  async function limited(
+    userId: string,
+    purpose: string,
+    req: RequestContext | undefined,
+    meta: { factorId?: string; factorType?: string },
+    verify: () => Promise<VerifyOutcome>,
+  ): Promise<{ ok: true; step?: number } | Failure> {
+    const reservation = await ctx.limiter.reserve(userId, ctx.now());
+    if (!reservation.ok) {
+      ctx.emit({ type: 'mfa.failed', userId, ...meta, outcome: 'failure', reason: 'too_many_attempts', purpose }, req);
+      return failure('too_many_attempts', reservation.retryAfter);
+    }
+    const outcome = await verify();
+    if (outcome.ok) {
+      await ctx.limiter.succeed(userId);
+      return outcome;
+    }
+    ctx.emit({ type: 'mfa.failed', userId, ...meta, outcome: 'failure', reason: outcome.reason, purpose }, req);
+    if (reservation.lockedNow) ctx.emit({ type: 'mfa.locked', userId, outcome: 'failure', reason: 'too_many_attempts', purpose }, req);
+    return failure('invalid_code');
+  }
+
+  async function getOwnFactor(userId: string, factorId: unknown, type?: string): Promise<FactorRecord> {
+    if (typeof factorId !== 'string' || factorId.length === 0 || factorId.length > 128) {
+      throw new MfaError('invalid_request', 'factorId must be a string', { field: 'factorId' });
+    }
+    const f = await store.getFactor(userId, factorId);
+    if (!f || (type && f.type !== type)) throw new MfaError('not_enrolled', 'No such factor');
+    return f;
+  }
+
+  async function confirmFactor(userId: string, factorId: unknown, code: unknown, type: FactorType, req?: RequestContext): Promise<ConfirmResult> {
+    requireUserId(userId);
+    const factor = await getOwnFactor(userId, factorId, type.type);
+    if (factor.status === 'active') throw new MfaError('already_enrolled', 'This factor is already confirmed');
+    const normalized = type.checkCodeFormat(factor, code);
+    const result = await limited(userId, 'enroll', req, { factorId: factor.id, factorType: type.type }, () =>
+      type.verify(ctx, factor, normalized, { purpose: 'enroll', key: `enroll:${factor.id}` }, req));
+    if (!result.ok) return result;
+    const firstFactor = (await activeFactors(userId)).length === 0;
+    if (!(await store.activateFactor(userId, factor.id, ctx.now(), result.step ?? null))) {
+      throw new MfaError('already_enrolled', 'This factor is already confirmed');
+    }
+    ctx.emit({ type: 'factor.confirmed', userId, factorId: factor.id, factorType: type.type, outcome: 'success', purpose: 'enroll' }, req);
+    const active = (await store.getFactor(userId, factor.id))!;
+    if (!firstFactor) return { ok: true, factor: summary(active) };
+    // The first factor (and any SMS-only setup, SMS-10) comes with backup codes.
+    const backupCodes = await backupCodeMethod.issue(ctx, userId);
+    ctx.emit({ type: 'backup_codes.regenerated', userId, outcome: 'success', purpose: 'enroll' }, req);
+    return { ok: true, factor: summary(active), backupCodes };
+  }
+
+  async function pruneAndCount(userId: string, type: string, sameDestination?: (f: FactorRecord) => boolean): Promise<void> {
+    const all = await store.listFactors(userId);
+    for (const f of all) {
+      if (f.status === 'pending' && f.type === type && (!sameDestination || sameDestination(f))) await store.deleteFactor(userId, f.id);
+    }
+    if (all.filter((f) => f.status === 'active').length >= MAX_FACTORS_PER_USER) {
+      throw new MfaError('invalid_request', `A user can have at most ${MAX_FACTORS_PER_USER} factors`, { field: 'factor' });
+    }
+  }
+
+  function oobApi(type: OobFactorType): OobApi {
+    const field = type.type === 'sms' ? 'phone' : 'email';
+    return {
+      enroll: (userId, input, req) => storeCall(async () => {
+        requireUserId(userId);
+        if (!type.sender) throw new MfaError('invalid_request', `${type.type} codes are not configured on this server`, { field: 'method' });
+        const destination = type.normalizeDestination(ctx, input.destination);
+        const label = optionalLabel(input.label, type.type === 'sms' ? 'Phone' : 'Email');
+        const existing = await store.listFactors(userId);
+        if (existing.some((f) => f.status === 'active' && f.type === type.type && f.data[field] === destination)) {
+          throw new MfaError('already_enrolled', `This ${field} is already a factor`);
+        }
+        await pruneAndCount(userId, type.type, (f) => f.data[field] === destination);
+        const now = ctx.now();
+        const factor: FactorRecord = {
+          id: randomId(o.random), userId, type: type.type, label, status: 'pending', secret: null,
+          data: { [field]: destination }, lastStep: null, createdAt: now, confirmedAt: null, lastUsedAt: null,
+        };
+        await store.createFactor(factor);
+        try {
+          const { sentTo } = await type.sendCode(ctx, { factor, key: `enroll:${factor.id}`, purpose: 'enroll', req });
+          ctx.emit({ type: 'factor.enrolled', userId, factorId: factor.id, factorType: type.type, outcome: 'success', purpose: 'enroll' }, req);
+          return { factorId: factor.id, sentTo };
+        } catch (error) {
+          await store.deleteFactor(userId, factor.id);
+          throw error;
+        }
+      }),
+      confirm: (userId, factorId, code, req) => storeCall(() => confirmFactor(userId, factorId, code, type, req)),
+    };
+  }
+
+  async function checkProof(userId: string, proof: FreshProof, opts: { allowPassword?: boolean; maxAgeSeconds?: number } = {}, req?: RequestContext): Promise<ProofResult> {
+    requireUserId(userId);
+    if (!proof || typeof proof !== 'object') throw new MfaError('invalid_request', 'Fresh proof is required: a current code', { field: 'code' });
+    if ('passwordVerified' in proof && proof.passwordVerified === true) {
+      if (!opts.allowPassword) throw new MfaError('invalid_request', 'A current code is required for this operation', { field: 'code' });
+      return { ok: true, amr: ['pwd'] };
+    }
+    if ('assertion' in proof && proof.assertion !== undefined) {
+      const r = await ctx.signer.verify(String(proof.assertion), ctx.now(), opts.maxAgeSeconds ?? 300);
+      if (r.ok && r.claims.userId === userId) return { ok: true, amr: r.claims.amr };
+      ctx.emit({ type: 'mfa.failed', userId, outcome: 'failure', reason: 'invalid_assertion', purpose: 'management' }, req);
+      return failure('invalid_code');
+    }
+    if (!('code' in proof)) throw new MfaError('invalid_request', 'Fresh proof is required: a current code', { field: 'code' });
+    return verifyAnyCode(userId, proof.code, 'management', req);
+  }
+
+  /** A TOTP code (any active authenticator) or a backup code, for step-up and management. */
+  async function verifyAnyCode(userId: string, code: unknown, purpose: 'management' | 'step_up', req?: RequestContext): Promise<ProofResult> {
+    if (typeof code !== 'string' || code.length > 32) throw new MfaError('invalid_request', 'code must be a string', { field: 'code' });
+    const factors = await activeFactors(userId);
+    if (factors.length === 0) throw new MfaError('not_enrolled', 'MFA is not enabled for this user');
+    const totps = factors.filter((f) => f.type === 'totp');
+    const isDigits = /^\d{6}$|^\d{8}$/.test(code);
+    if (isDigits && totps.length === 0) throw new MfaError('invalid_request', 'No authenticator app is enrolled; use a backup code', { field: 'code' });
+    const normalized = isDigits ? code : backupCodeMethod.checkCodeFormat(code);
+    let amr: string[] = ['otp'];
+    const r = await limited(userId, purpose, req, { factorType: isDigits ? 'totp' : 'backup_code' }, async () => {
+      if (!isDigits) return backupCodeMethod.verify(ctx, userId, normalized, purpose, req);
+      let outcome: VerifyOutcome = { ok: false, reason: 'invalid_code' };
+      for (const f of totps) {
+        if (f.data.digits !== normalized.length) continue;
+        const each = await totpType.verify(ctx, f, normalized, { purpose: purpose === 'step_up' ? 'step_up' : 'login' }, req);
+        if (each.ok) {
+          outcome = each;
+          amr = [...totpType.amr];
+          break;
+        }
+        if (each.reason === 'replayed') outcome = each;
+      }
+      return outcome;
+    });
+    return r.ok ? { ok: true, amr } : r;
+  }
+
+  async function issueAssertion(userId: string, amr: string[]) {
+    const now = ctx.now();
+    const assertion = await ctx.signer.sign({ userId, amr: ['mfa', ...amr.filter((v) => v !== 'mfa')], authTime: now }, now);
+    return { assertion, expiresIn: ctx.signer.ttlSeconds };
+  }
+
+  async function disableAll(userId: string, req?: RequestContext) {
+    await store.deleteFactors(userId);
+    await store.deleteBackupCodes(userId);
+    const revoked = await store.deleteTrustedDevices(userId);
+    if (revoked > 0) ctx.emit({ type: 'device.revoked', userId, outcome: 'success', reason: 'mfa_disabled', purpose: 'management' }, req);
+    ctx.emit({ type: 'mfa.disabled', userId, outcome: 'success', purpose: 'management' }, req);
+  }
+
+  const challengeIdOf = async (token: unknown): Promise<string | null> =>
+    typeof token === 'string' && /^[A-Za-z0-9_-]{43}$/.test(token) ? hashToken(token) : null;
+
+  const mfa: Mfa = {
+    issuer: o.issuer,
+    methods,
+    trustedDeviceTtlSeconds: o.trustedDevices.ttlSeconds,
+
+    status: (userId) => storeCall(async () => {
+      requireUserId(userId);
+      const [factors, codes, devices, attempts] = await Promise.all([
+        activeFactors(userId), store.getBackupCodes(userId), store.listTrustedDevices(userId), store.getAttemptState(userId),
+      ]);
+      const now = ctx.now();
+      return {
+        enabled: factors.length > 0,
+        factors: factors.map(summary),
+        backupCodesRemaining: factors.length > 0 ? codes?.hashes.length ?? 0 : 0,
+        trustedDevices: devices.filter((d) => d.expiresAt > now).length,
+        locked: attempts?.locked ?? false,
+      };
+    }),
+
+    totp: {
+      enroll: (userId, opts = {}, req) => storeCall(async () => {
+        requireUserId(userId);
+        const label = optionalLabel(opts.label, 'Authenticator app');
+        const accountName = opts.accountName ?? userId;
+        if (typeof accountName !== 'string' || accountName.length === 0 || accountName.length > 128 || accountName.includes(':')) {
+          throw new MfaError('invalid_request', 'accountName must be a string without ":"', { field: 'accountName' });
+        }
+        await pruneAndCount(userId, 'totp');
+        const secret = generateTotpSecret(o.random, o.totp.secretBytes);
+        const id = randomId(o.random);
+        const now = ctx.now();
+        const params = { algorithm: o.totp.algorithm, digits: o.totp.digits, periodSeconds: o.totp.periodSeconds };
+        await store.createFactor({
+          id, userId, type: 'totp', label, status: 'pending', secret: await ctx.box.seal(secret, `${userId}:${id}`),
+          data: { ...params }, lastStep: null, createdAt: now, confirmedAt: null, lastUsedAt: null,
+        });
+        const otpauthUri = createTotpKeyUri({ issuer: o.issuer, accountName, secret, ...params });
+        const qr = await createQrCode(otpauthUri);
+        ctx.emit({ type: 'factor.enrolled', userId, factorId: id, factorType: 'totp', outcome: 'success', purpose: 'enroll' }, req);
+        return { factorId: id, secret, otpauthUri, qrCode: qr.png, qrSvg: qr.svg };
+      }),
+      confirm: (userId, factorId, code, req) => storeCall(() => confirmFactor(userId, factorId, code, totpType, req)),
+    },
+    sms: oobApi(sms),
+    email: oobApi(email),
+
+    login: {
+      start: (userId, opts = {}) => storeCall(async () => {
+        requireUserId(userId);
+        const req = opts.context;
+        const factors = await activeFactors(userId);
+        if (factors.length === 0) return { required: false, trustedDevice: false };
+        if (opts.trustedDeviceToken && (await mfa.devices.check(userId, opts.trustedDeviceToken))) {
+          return { required: false, trustedDevice: true };
+        }
+        const now = ctx.now();
+        const codes = await store.getBackupCodes(userId);
+        const available = new Set(factors.map((f) => f.type));
+        const offered = methods.filter((m) => (m === 'backup_code' ? (codes?.hashes.length ?? 0) > 0 : available.has(m)));
+        const token = randomToken(o.random, 32);
+        const expiresAt = now + o.challenge.ttlSeconds * 1000;
+        await store.createChallenge({ id: await hashToken(token), userId, methods: offered, createdAt: now, expiresAt, attempts: 0 }, o.challenge.ttlSeconds + 60);
+        ctx.emit({ type: 'challenge.started', userId, outcome: 'success', purpose: 'login' }, req);
+        return { required: true, challengeToken: token, methods: offered, expiresAt: iso(expiresAt) };
+      }),
+
+      sendCode: (challengeToken, opts, req) => storeCall(async () => {
+        const id = await challengeIdOf(challengeToken);
+        const type = opts.method === 'sms' ? sms : opts.method === 'email' ? email : null;
+        if (!type) throw new MfaError('invalid_request', 'method must be "sms" or "email"', { field: 'method' });
+        const challenge = id ? await store.getChallenge(id) : null;
+        if (!challenge || challenge.expiresAt <= ctx.now()) return failure('challenge_expired');
+        if (!challenge.methods.includes(type.type)) throw new MfaError('invalid_request', `method "${type.type}" is not available for this login`, { field: 'method' });
+        const candidates = (await activeFactors(challenge.userId)).filter((f) => f.type === type.type);
+        const factor = opts.factorId === undefined ? candidates[0] : candidates.find((f) => f.id === opts.factorId);
+        if (!factor) throw new MfaError('invalid_request', 'No such factor for this login', { field: 'factorId' });
+        // The code goes only to the destination stored on the factor.
+        const { sentTo } = await type.sendCode(ctx, { factor, key: `login:${challenge.id}`, purpose: 'login', req });
+        return { ok: true as const, sentTo, factorId: factor.id };
+      }),
+
+      verify: (challengeToken, input, req) => storeCall(async (): Promise<LoginVerifyResult> => {
+        const method = input.method;
+        if (typeof method !== 'string' || !(['totp', 'sms', 'email', 'backup_code'] as string[]).includes(method)) {
+          throw new MfaError('invalid_request', 'method must be one of totp, sms, email, backup_code', { field: 'method' });
+        }
+        if (input.trustDevice !== undefined && typeof input.trustDevice !== 'boolean') {
+          throw new MfaError('invalid_request', 'trustDevice must be a boolean', { field: 'trustDevice' });
+        }
+        const normalized = method === 'backup_code' ? backupCodeMethod.checkCodeFormat(input.code) : types[method]!.checkCodeFormat(undefined, input.code);
+        const id = await challengeIdOf(challengeToken);
+        const challenge = id ? await store.getChallenge(id) : null;
+        if (!id || !challenge || challenge.expiresAt <= ctx.now()) return failure('challenge_expired');
+        const userId = challenge.userId;
+        if (!challenge.methods.includes(method)) throw new MfaError('invalid_request', `method "${method}" is not available for this login`, { field: 'method' });
+
+        const r = await limited(userId, 'login', req, { factorType: method }, async () => {
+          // Counted before evaluating, so parallel guesses cannot exceed the per-challenge limit.
+          const n = await store.incrementChallengeAttempts(id);
+          if (n === null) return { ok: false, reason: 'invalid_code' };
+          if (n > o.challenge.maxAttempts) {
+            await store.takeChallenge(id);
+            return { ok: false, reason: 'invalid_code' };
+          }
+          const outcome = await verifyLoginCode(userId, method as LoginMethod, normalized, id, req);
+          if (!outcome.ok && n >= o.challenge.maxAttempts) await store.takeChallenge(id);
+          return outcome;
+        });
+        if (!r.ok) {
+          // A challenge that was just ended reports itself as expired from now on.
+          return r;
+        }
+        // Single use: of concurrent successes, only the request that deletes the challenge logs in.
+        if (!(await store.takeChallenge(id))) return failure('challenge_expired');
+        const factorType = method === 'backup_code' ? backupCodeMethod : types[method]!;
+        const { assertion, expiresIn } = await issueAssertion(userId, [...factorType.amr]);
+        const result: LoginSuccess = { ok: true, userId, amr: ['mfa', ...factorType.amr], assertion, expiresIn };
+        ctx.emit({ type: 'mfa.verified', userId, factorType: method, outcome: 'success', purpose: 'login' }, req);
+        if (input.trustDevice === true) {
+          const now = ctx.now();
+          const token = randomToken(o.random, 32);
+          const device = {
+            id: randomId(o.random), userId, tokenHash: await hashToken(token), label: deviceLabelFromUserAgent(req?.userAgent),
+            createdAt: now, lastSeenAt: now, expiresAt: now + o.trustedDevices.ttlSeconds * 1000,
+          };
+          await store.createTrustedDevice(device);
+          ctx.emit({ type: 'device.trusted', userId, outcome: 'success', purpose: 'login' }, req);
+          result.trustedDevice = { id: device.id, token, expiresAt: iso(device.expiresAt), maxAgeSeconds: o.trustedDevices.ttlSeconds };
+        }
+        return result;
+      }),
+    },
+
+    stepUp: (userId, input, req) => storeCall(async () => {
+      requireUserId(userId);
+      const r = await verifyAnyCode(userId, input.code, 'step_up', req);
+      if (!r.ok) return r;
+      const { assertion, expiresIn } = await issueAssertion(userId, r.amr);
+      ctx.emit({ type: 'mfa.verified', userId, outcome: 'success', purpose: 'step_up' }, req);
+      return { ok: true as const, userId, amr: ['mfa', ...r.amr], assertion, expiresIn };
+    }),
+
+    checkProof: (userId, proof, opts, req) => storeCall(() => checkProof(userId, proof, opts, req)),
+
+    backupCodes: {
+      regenerate: (userId, proof, req) => storeCall(async () => {
+        const p = await checkProof(userId, proof, {}, req);
+        if (!p.ok) return p;
+        if ((await activeFactors(userId)).length === 0) throw new MfaError('not_enrolled', 'MFA is not enabled for this user');
+        const backupCodes = await backupCodeMethod.issue(ctx, userId);
+        ctx.emit({ type: 'backup_codes.regenerated', userId, outcome: 'success', purpose: 'management' }, req);
+        return { ok: true as const, backupCodes };
+      }),
+      remaining: (userId) => storeCall(async () => (await store.getBackupCodes(requireUserId(userId)))?.hashes.length ?? 0),
+    },
+
+    factors: {
+      list: (userId) => storeCall(async () => (await activeFactors(requireUserId(userId))).map(summary)),
+      remove: (userId, factorId, proof, req) => storeCall(async () => {
+        requireUserId(userId);
+        const factor = await getOwnFactor(userId, factorId);
+        const p = await checkProof(userId, proof, {}, req);
+        if (!p.ok) return p;
+        if (!(await store.deleteFactor(userId, factor.id))) throw new MfaError('not_enrolled', 'No such factor');
+        ctx.emit({ type: 'factor.removed', userId, factorId: factor.id, factorType: factor.type, outcome: 'success', purpose: 'management' }, req);
+        const revoked = await store.deleteTrustedDevices(userId);
+        if (revoked > 0) ctx.emit({ type: 'device.revoked', userId, outcome: 'success', reason: 'factor_removed', purpose: 'management' }, req);
+        const remaining = await activeFactors(userId);
+        if (remaining.length === 0) {
+          await disableAll(userId, req);
+          return { ok: true as const, mfaDisabled: true };
+        }
+        return { ok: true as const, mfaDisabled: false };
+      }),
+    },
+
+    disable: (userId, proof, req) => storeCall(async () => {
+      requireUserId(userId);
+      if ((await activeFactors(userId)).length === 0) throw new MfaError('not_enrolled', 'MFA is not enabled for this user');
+      const p = await checkProof(userId, proof, { allowPassword: true }, req);
+      if (!p.ok) return p;
+      await disableAll(userId, req);
+      return { ok: true as const };
+    }),
+
+    devices: {
+      list: (userId, currentToken) => storeCall(async () => {
+        requireUserId(userId);
+        const now = ctx.now();
+        const currentHash = currentToken ? await hashToken(currentToken) : null;
+        return (await store.listTrustedDevices(userId)).filter((d) => d.expiresAt > now).map((d) => ({
+          id: d.id, label: d.label, createdAt: iso(d.createdAt), lastSeenAt: iso(d.lastSeenAt), expiresAt: iso(d.expiresAt),
+          current: currentHash !== null && d.tokenHash === currentHash,
+        }));
+      }),
+      revoke: (userId, deviceId, req) => storeCall(async () => {
+        requireUserId(userId);
+        if (typeof deviceId !== 'string' || deviceId.length > 128) return false;
+        const ok = await store.deleteTrustedDevice(userId, deviceId);
+        if (ok) ctx.emit({ type: 'device.revoked', userId, outcome: 'success', purpose: 'management' }, req);
+        return ok;
+      }),
+      revokeAll: (userId, req) => storeCall(async () => {
+        const n = await store.deleteTrustedDevices(requireUserId(userId));
+        if (n > 0) ctx.emit({ type: 'device.revoked', userId, outcome: 'success', purpose: 'management' }, req);
+        return n;
+      }),
+      check: (userId, token) => storeCall(async () => {
+        if (typeof token !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(token)) return false;
+        const device = await store.findTrustedDevice(await hashToken(token));
+        const now = ctx.now();
+        if (!device || device.userId !== userId || device.expiresAt <= now) return false;
+        await store.touchTrustedDevice(userId, device.id, now);
+        return true;
+      }),
+    },
+
+    assertions: {
+      verify: async (token, opts = {}) => {
+        const r = await ctx.signer.verify(token as string, ctx.now(), opts.maxAgeSeconds);
+        return r.ok ? { ok: true as const, userId: r.claims.userId, amr: r.claims.amr, authTime: r.claims.authTime } : r;
+      },
+      issue: (userId, amr) => issueAssertion(requireUserId(userId), amr),
+    },
+
+    admin: {
+      unlock: (userId, req) => storeCall(async () => {
+        await ctx.limiter.unlock(requireUserId(userId));
+        ctx.emit({ type: 'mfa.unlocked', userId, outcome: 'success', purpose: 'management' }, req);
+      }),
+    },
+  };
+
+  async function verifyLoginCode(userId: string, method: LoginMethod, code: string, challengeId: string, req?: RequestContext): Promise<VerifyOutcome> {
+    if (method === 'backup_code') return backupCodeMethod.verify(ctx, userId, code, 'login', req);
+    const type = types[method]!;
+    const candidates = (await activeFactors(userId)).filter((f) => f.type === method);
+    if (method === 'totp') {
+      let outcome: VerifyOutcome = { ok: false, reason: 'invalid_code' };
+      for (const f of candidates) {
+        if (f.data.digits !== code.length) continue;
+        const each = await type.verify(ctx, f, code, { purpose: 'login' }, req);
+        if (each.ok) return each;
+        if (each.reason === 'replayed') outcome = each;
+      }
+      return outcome;
+    }
+    const key = `login:${challengeId}`;
+    const record = await store.getOobCode(key);
+    const factor = record ? candidates.find((f) => f.id === record.factorId) : undefined;
+    if (!factor) return { ok: false, reason: 'invalid_code' };
+    return type.verify(ctx, factor, code, { purpose: 'login', key }, req);
+  }
+
+  return mfa;
+}

@@ -1,0 +1,119 @@
+// packages/core/src/totp.ts
+// TOTP (RFC 6238) over otplib 13: secrets, provisioning URIs, QR codes and a verifier that
+// evaluates every window candidate (no early return) and reports the matched time step.
+import { generate } from 'otplib';
+import QRCode from 'qrcode';
+import { base32Encode, constantTimeEqual, type RandomSource } from './crypto';
+
+export type TotpAlgorithm = 'SHA1' | 'SHA256' | 'SHA512';
+
+export interface TotpParameters {
+  algorithm: TotpAlgorithm;
+  digits: 6 | 8;
+  periodSeconds: number;
+}
+
+export interface TotpWindow {
+  /** Accepted steps before the current one (delay). */
+  pastSteps: number;
+  /** Accepted steps after the current one (client clock ahead). */
+  futureSteps: number;
+}
+
+export const DEFAULT_TOTP: TotpParameters = { algorithm: 'SHA1', digits: 6, periodSeconds: 30 };
+
+/** A random TOTP secret (default 20 bytes = 160 bits, RFC 4226 R6), base32 without padding. */
+export function generateTotpSecret(random: RandomSource, bytes = 20): string {
+  return base32Encode(random(bytes));
+}
+
+/** RFC 6238 T = floor((now − T0) / X) with T0 = 0. */
+export function timeStepAt(nowMs: number, periodSeconds: number): number {
+  return Math.floor(Math.floor(nowMs / 1000) / periodSeconds);
+}
+
+const otplibAlgorithm = (a: TotpAlgorithm) => a.toLowerCase() as 'sha1' | 'sha256' | 'sha512';
+
+/** HOTP (RFC 4226) value for `counter`. `secret` is base32 or raw bytes. */
+export async function generateHotp(secret: string | Uint8Array, counter: number, params: Omit<TotpParameters, 'periodSeconds'>): Promise<string> {
+  return generate({ strategy: 'hotp', secret, counter, digits: params.digits, algorithm: otplibAlgorithm(params.algorithm) } as Parameters<typeof generate>[0]);
+}
+
+/** The TOTP code for time step `step`. */
+export async function generateTotpForStep(secret: string | Uint8Array, step: number, params: TotpParameters): Promise<string> {
+  return generate({
+    secret, epoch: step * params.periodSeconds, period: params.periodSeconds, digits: params.digits,
+    algorithm: otplibAlgorithm(params.algorithm),
+  } as Parameters<typeof generate>[0]);
+}
+
+/** The TOTP code at wall time `nowMs`. */
+export async function generateTotp(secret: string | Uint8Array, nowMs: number, params: TotpParameters): Promise<string> {
+  return generateTotpForStep(secret, timeStepAt(nowMs, params.periodSeconds), params);
+}
+
+export interface VerifyTotpOptions extends TotpParameters {
+  secret: string | Uint8Array;
+  code: string;
+  nowMs: number;
+  window: TotpWindow;
+  /** Steps ≤ this are never accepted (replay guard); null when none was used yet. */
+  afterStep: number | null;
+}
+
+export type VerifyTotpResult =
+  | { ok: true; step: number }
+  | { ok: false; reason: 'invalid_code' | 'replayed' };
+
+/**
+ * Checks `code` against every step of the window. All candidates are computed and compared in
+ * constant time before deciding. A code that only matches an already used step is `replayed`.
+ */
+export async function verifyTotp(options: VerifyTotpOptions): Promise<VerifyTotpResult> {
+  const { code, nowMs, window, afterStep } = options;
+  if (!new RegExp(`^\\d{${options.digits}}$`).test(code)) return { ok: false, reason: 'invalid_code' };
+  const current = timeStepAt(nowMs, options.periodSeconds);
+  let fresh: number | null = null;
+  let replayed = false;
+  for (let step = current - window.pastSteps; step <= current + window.futureSteps; step++) {
+    if (step < 0) continue;
+    const candidate = await generateTotpForStep(options.secret, step, options);
+    const match = constantTimeEqual(code, candidate);
+    const used = afterStep !== null && step <= afterStep;
+    if (match && used) replayed = true;
+    if (match && !used && fresh === null) fresh = step;
+  }
+  if (fresh !== null) return { ok: true, step: fresh };
+  return { ok: false, reason: replayed ? 'replayed' : 'invalid_code' };
+}
+
+export interface TotpKeyUriOptions extends TotpParameters {
+  issuer: string;
+  accountName: string;
+  secret: string;
+}
+
+/**
+ * `otpauth://totp/Issuer:account?secret=…&issuer=…` per the Key Uri Format: label parts and the
+ * issuer are percent-encoded (spaces as `%20`, never `+`), padding is omitted, and non-default
+ * algorithm/digits/period are emitted only when set.
+ */
+export function createTotpKeyUri(options: TotpKeyUriOptions): string {
+  if (options.issuer.includes(':')) throw new TypeError('issuer must not contain ":"');
+  if (options.accountName.includes(':')) throw new TypeError('accountName must not contain ":"');
+  const enc = encodeURIComponent;
+  const params = [`secret=${options.secret.replace(/=+$/, '')}`, `issuer=${enc(options.issuer)}`];
+  if (options.algorithm !== 'SHA1') params.push(`algorithm=${options.algorithm}`);
+  if (options.digits !== 6) params.push(`digits=${options.digits}`);
+  if (options.periodSeconds !== 30) params.push(`period=${options.periodSeconds}`);
+  return `otpauth://totp/${enc(options.issuer)}:${enc(options.accountName)}?${params.join('&')}`;
+}
+
+/** The URI as a QR code, rendered locally (never by a third-party service): PNG data URL and SVG. */
+export async function createQrCode(uri: string): Promise<{ png: string; svg: string }> {
+  const [png, svg] = await Promise.all([
+    QRCode.toDataURL(uri, { errorCorrectionLevel: 'M', margin: 2, scale: 6 }),
+    QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }),
+  ]);
+  return { png, svg };
+}

@@ -1,0 +1,79 @@
+// packages/core/src/types.ts
+// The public result types of the engine. Verification outcomes are values; misuse and
+// infrastructure failures throw MfaError.
+
+/** Why a verification failed. Callers show the same generic message for all code failures. */
+export type FailureReason = 'invalid_code' | 'challenge_expired' | 'too_many_attempts';
+
+export type Failure = { ok: false; reason: FailureReason; retryAfter?: number };
+
+/** Login methods: factor types plus backup codes. */
+export type LoginMethod = 'totp' | 'sms' | 'email' | 'backup_code';
+
+export interface FactorSummary {
+  id: string;
+  type: string;
+  label: string | null;
+  /** NIST 800-63B "restricted" authenticator (SMS). */
+  restricted: boolean;
+  /** Masked destination for sms/email factors. */
+  destination?: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+export interface MfaStatus {
+  enabled: boolean;
+  factors: FactorSummary[];
+  backupCodesRemaining: number;
+  trustedDevices: number;
+  /** True when the user has reached the failure lock and needs the host to unlock. */
+  locked: boolean;
+}
+
+export interface TotpEnrollment {
+  factorId: string;
+  /** Base32 secret: shown once, for manual entry. */
+  secret: string;
+  otpauthUri: string;
+  /** `data:image/png;base64,…` */
+  qrCode: string;
+  qrSvg: string;
+}
+
+export type ConfirmResult = { ok: true; factor: FactorSummary; backupCodes?: string[] } | Failure;
+
+export type LoginStart =
+  | { required: false; trustedDevice: boolean }
+  | { required: true; challengeToken: string; methods: LoginMethod[]; expiresAt: string };
+
+export interface LoginSuccess {
+  ok: true;
+  userId: string;
+  amr: string[];
+  /** The MFA assertion (JWT) and its lifetime. */
+  assertion: string;
+  expiresIn: number;
+  /** Present when `trustDevice` was asked: the token is returned this once only. */
+  trustedDevice?: { id: string; token: string; expiresAt: string; maxAgeSeconds: number };
+}
+
+export type LoginVerifyResult = LoginSuccess | Failure;
+
+/** Fresh proof for sensitive management operations (DESIGN invariant 8). */
+export type FreshProof =
+  | { code: string }
+  | { assertion: string }
+  /** The host checked the user's password in this request (accepted for `disable` only). */
+  | { passwordVerified: true };
+
+export type ProofResult = { ok: true; amr: string[] } | Failure;
+
+export interface TrustedDeviceSummary {
+  id: string;
+  label: string | null;
+  createdAt: string;
+  lastSeenAt: string;
+  expiresAt: string;
+  current: boolean;
+}

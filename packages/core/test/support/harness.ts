@@ -1,0 +1,52 @@
+// Test harness for core: a fake clock, a recording event sink, fixed keys, and a ready engine.
+import { createMfa, memoryStore, generateTotp, type MfaEvent, type MfaOptions, type MfaStore } from '@secondfactor/core';
+
+export const KEY_1 = Buffer.alloc(32, 1).toString('base64');
+export const KEY_2 = Buffer.alloc(32, 2).toString('base64');
+export const SIGNING_KEY = 'test-signing-key-with-at-least-32-characters!';
+
+/** A clock the test moves by hand. Starts at 2026-01-01T00:00:10Z (inside a 30 s step). */
+export function fakeClock(start = Date.UTC(2026, 0, 1, 0, 0, 10)) {
+  let t = start;
+  return {
+    now: () => t,
+    advance(seconds: number) {
+      t += seconds * 1000;
+    },
+    set(ms: number) {
+      t = ms;
+    },
+  };
+}
+
+export function setup(overrides: Partial<MfaOptions> = {}) {
+  const clock = fakeClock();
+  const events: MfaEvent[] = [];
+  const store: MfaStore = overrides.store ?? memoryStore();
+  const mfa = createMfa({
+    issuer: 'Acme Co',
+    store,
+    encryptionKeys: { current: 'k1', keys: { k1: KEY_1 } },
+    signingKey: SIGNING_KEY,
+    backupCodes: { bcryptCost: 4 },
+    clock: clock.now,
+    onEvent: (e) => {
+      events.push(e);
+    },
+    ...overrides,
+  });
+  return { mfa, clock, events, store };
+}
+
+/** Enrols and confirms a TOTP factor; returns its secret and the backup codes. */
+export async function enrolTotp(h: ReturnType<typeof setup>, userId = 'alice') {
+  const e = await h.mfa.totp.enroll(userId, { label: 'Phone', accountName: `${userId}@example.com` });
+  const code = await generateTotp(e.secret, h.clock.now(), { algorithm: 'SHA1', digits: 6, periodSeconds: 30 });
+  const r = await h.mfa.totp.confirm(userId, e.factorId, code);
+  if (!r.ok) throw new Error(`confirm failed: ${r.reason}`);
+  // Move to the next step so the confirming code's step is behind us.
+  h.clock.advance(30);
+  return { secret: e.secret, factorId: e.factorId, backupCodes: r.backupCodes ?? [], enrollment: e };
+}
+
+export const totpNow = (secret: string, nowMs: number) => generateTotp(secret, nowMs, { algorithm: 'SHA1', digits: 6, periodSeconds: 30 });
