@@ -375,11 +375,8 @@ export function createMfa(options: MfaOptions): Mfa {
         const r = await limited(userId, 'login', req, { factorType: method }, async () => {
           // Counted before evaluating, so parallel guesses cannot exceed the per-challenge limit.
           const n = await store.incrementChallengeAttempts(id);
-          if (n === null) return { ok: false, reason: 'invalid_code' };
-          if (n > o.challenge.maxAttempts) {
-            await store.takeChallenge(id);
-            return { ok: false, reason: 'invalid_code' };
-          }
+          // Past the limit nothing is evaluated; the wrong attempt that reached it ended the challenge.
+          if (n === null || n > o.challenge.maxAttempts) return { ok: false, reason: 'invalid_code' };
           const outcome = await verifyLoginCode(userId, method as LoginMethod, normalized, id, req);
           if (!outcome.ok && n >= o.challenge.maxAttempts) await store.takeChallenge(id);
           return outcome;

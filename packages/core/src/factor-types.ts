@@ -133,10 +133,8 @@ export function oobType(type: 'sms' | 'email', sender: CodeSender | undefined): 
         return { ok: false, reason: 'invalid_code' };
       }
       const attempts = await ctx.store.incrementOobAttempts(key);
-      if (attempts === null || attempts > ctx.o.oob.maxAttempts) {
-        await ctx.store.deleteOobCode(key);
-        return { ok: false, reason: 'invalid_code' };
-      }
+      // Past the limit nothing is evaluated; the attempt that reached it already deleted the code.
+      if (attempts === null || attempts > ctx.o.oob.maxAttempts) return { ok: false, reason: 'invalid_code' };
       if (!constantTimeEqual(expected, record.codeHash)) {
         if (attempts >= ctx.o.oob.maxAttempts) await ctx.store.deleteOobCode(key);
         return { ok: false, reason: 'invalid_code' };

@@ -62,9 +62,28 @@ export interface ResolvedOptions {
 
 const TOP_LEVEL = ['issuer', 'store', 'encryptionKeys', 'signingKey', 'totp', 'backupCodes', 'challenge', 'trustedDevices', 'assertion', 'limits', 'sms', 'email', 'oob', 'onEvent', 'clock', 'random'];
 
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const next = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = row[j]!;
+      row[j] = next;
+    }
+  }
+  return row[b.length]!;
+}
+
 function closest(name: string, known: readonly string[]): string | undefined {
   const lower = name.toLowerCase();
-  return known.find((k) => k.toLowerCase() === lower || k.toLowerCase().startsWith(lower.slice(0, 4)));
+  let best: { key: string; d: number } | undefined;
+  for (const key of known) {
+    const d = editDistance(lower, key.toLowerCase());
+    if (d <= 2 && (!best || d < best.d)) best = { key, d };
+  }
+  return best?.key;
 }
 
 function checkKeys(obj: object | undefined, known: readonly string[], prefix: string): void {

@@ -1,6 +1,7 @@
 // packages/core/src/senders.ts
 // How out-of-band codes leave the process. Hosts implement `CodeSender` (or use
 // @secondfactor/twilio, @secondfactor/smtp); core never does network I/O itself.
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { MfaError } from './errors';
 
 /** One code to deliver. `to` is an E.164 number (SMS) or an email address. */
@@ -27,8 +28,8 @@ export interface CodeSender {
 export function maskPhone(e164: string): string {
   const digits = e164.replace(/[^\d]/g, '');
   const last = digits.slice(-4);
-  const cc = e164.startsWith('+') ? `+${digits.slice(0, Math.max(1, Math.min(3, digits.length - 8)))}` : '';
-  return `${cc} ••• ••• ${last}`.trim();
+  const cc = parsePhoneNumberFromString(e164)?.countryCallingCode;
+  return cc ? `+${cc} ••• ••• ${last}` : `••• ••• ${last}`;
 }
 
 /** Masks an email address: `a•••@example.com`. */
