@@ -48,3 +48,12 @@ export function describeWithService(service: string, url: string): (name: string
     describe.skip(name, fn);
   };
 }
+
+/** `describeWithService` for several services at once: the first missing one decides. */
+export function describeWithServices(services: [service: string, url: string][]): (name: string, fn: () => void) => void {
+  for (const [service, url] of services) {
+    const d = describeWithService(service, url);
+    if (d !== describe) return d;
+  }
+  return describe;
+}
