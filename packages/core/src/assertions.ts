@@ -53,8 +53,18 @@ export function resolveSigningKey(key: SigningKey): { alg: string; signKey: AnyK
   throw new MfaConfigError('signingKey', 'must be an HS256 secret (string or bytes, ≥ 32) or {alg, privateKey, publicKey}');
 }
 
+/** HS256 secrets are imported into a CryptoKey once, instead of on every sign and verify. */
+function cachedHmacKey(bytes: AnyKey): () => Promise<AnyKey> {
+  if (!(bytes instanceof Uint8Array)) return async () => bytes;
+  let key: Promise<AnyKey> | undefined;
+  return () => (key ??= globalThis.crypto.subtle.importKey('raw', bytes as BufferSource, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']) as Promise<AnyKey>);
+}
+
 export function createAssertionSigner(key: SigningKey, options: AssertionOptions): AssertionSigner {
-  const { alg, signKey, verifyKey } = resolveSigningKey(key);
+  const resolved = resolveSigningKey(key);
+  const { alg } = resolved;
+  const signKey = cachedHmacKey(resolved.signKey);
+  const verifyKey = cachedHmacKey(resolved.verifyKey);
   return {
     ttlSeconds: options.ttlSeconds,
     async sign(claims, nowMs) {
@@ -66,12 +76,12 @@ export function createAssertionSigner(key: SigningKey, options: AssertionOptions
         .setAudience(options.audience)
         .setIssuedAt(iat)
         .setExpirationTime(iat + options.ttlSeconds)
-        .sign(signKey);
+        .sign(await signKey());
     },
     async verify(token, nowMs, maxAgeSeconds) {
       if (typeof token !== 'string' || token.length > 4096 || token.split('.').length !== 3) return { ok: false, reason: 'invalid' };
       try {
-        const { payload } = await jwtVerify(token, verifyKey, {
+        const { payload } = await jwtVerify(token, await verifyKey(), {
           issuer: options.issuer, audience: options.audience, algorithms: [alg], typ: ASSERTION_TYPE,
           currentDate: new Date(nowMs), requiredClaims: ['sub', 'exp', 'iat', 'auth_time'],
         });
