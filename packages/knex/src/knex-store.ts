@@ -1,0 +1,297 @@
+// packages/knex/src/knex-store.ts
+// The storage contract over knex (PostgreSQL, SQLite, MySQL/MariaDB). Every atomic operation
+// is one conditional SQL statement checked by its affected-row count, or one transaction;
+// nothing is read in JavaScript and then written back. Arrays handed out are built here
+// (`Array.from`), never derived from the driver's arrays, so they belong to the caller's realm.
+import type { Knex } from 'knex';
+import { MfaConfigError, type MfaStore } from '@secondfactor/core';
+import { dialectOf, isUniqueViolation, retryOnLockRace, toNumber } from './dialect';
+import { tableNames, type KnexStoreOptions } from './options';
+import {
+  challengeToRow, deviceToRow, factorToRow, oobCodeToRow, rowToAttemptState, rowToChallenge, rowToDevice, rowToFactor,
+  rowToOobCode,
+  type AttemptStateRow, type BackupCodeRow, type BackupCodeSetRow, type ChallengeRow, type CounterRow, type FactorRow,
+  type OobCodeRow, type TrustedDeviceRow,
+} from './rows';
+
+/** An `MfaStore` in SQL, plus clean-up of rows whose time to live has passed. */
+export interface KnexMfaStore extends MfaStore {
+  /**
+   * Deletes expired challenges, out-of-band codes and counters (they already read as absent).
+   * Returns how many rows went. Run it now and then, e.g. hourly.
+   */
+  purgeExpired(): Promise<number>;
+}
+
+/** The row shape `getBackupCodes` reads: the set joined with its unused codes. */
+interface BackupCodeJoinRow {
+  salt: string;
+  created_at: unknown;
+  code_hash: string | null;
+}
+
+/**
+ * Durable and ephemeral storage in one SQL database, for hosts with or without Redis.
+ * Run `migrate(knex, { tablePrefix })` (or the migration source) first.
+ *
+ * @example
+ * const db = knex({ client: 'pg', connection: process.env.DATABASE_URL });
+ * await migrate(db);
+ * const mfa = createMfa({ store: knexStore(db), ... });
+ */
+export function knexStore(knex: Knex, options: KnexStoreOptions = {}): KnexMfaStore {
+  if (typeof knex !== 'function' || typeof knex.transaction !== 'function') {
+    throw new MfaConfigError('knex', 'must be a knex instance');
+  }
+  const t = tableNames(options.tablePrefix);
+  const dialect = dialectOf(knex);
+  const physicalNow = options.physicalNow ?? Date.now;
+  if (typeof physicalNow !== 'function') throw new MfaConfigError('physicalNow', 'must be a function returning epoch milliseconds');
+  /** PostgreSQL and SQLite (≥ 3.35) return the rows an UPDATE/INSERT changed; MySQL/MariaDB do not. */
+  const hasReturning = dialect !== 'mysql';
+
+  /**
+   * `attempts = attempts + 1` on one live row, returning the new count (null when the row is absent
+   * or expired). The row lock makes parallel increments queue, so each sees its own count.
+   */
+  async function incrementAttempts(table: string, keyColumn: string, key: string): Promise<number | null> {
+    const now = physicalNow();
+    const bump = { attempts: knex.raw('?? + 1', ['attempts']) };
+    if (hasReturning) {
+      // UPDATE t SET attempts = attempts + 1 WHERE key = ? AND purge_at > ? RETURNING attempts
+      const rows: { attempts: unknown }[] = await retryOnLockRace(() => knex(table)
+        .where(keyColumn, key).andWhere('purge_at', '>', now).update(bump).returning('attempts'));
+      return rows[0] ? toNumber(rows[0].attempts) : null;
+    }
+    // MySQL: the UPDATE takes the row lock; the SELECT in the same transaction reads our own write.
+    return retryOnLockRace(() => knex.transaction(async (trx) => {
+      const changed = await trx(table).where(keyColumn, key).andWhere('purge_at', '>', now).update(bump);
+      if (changed !== 1) return null;
+      const row: { attempts: unknown } | undefined = await trx(table).where(keyColumn, key).first('attempts');
+      return row ? toNumber(row.attempts) : null;
+    }));
+  }
+
+  return {
+    // ----- factors -------------------------------------------------------------------------
+    async createFactor(factor) {
+      await knex<FactorRow>(t.factors).insert(factorToRow(factor));
+    },
+    async getFactor(userId, factorId) {
+      const row = await knex<FactorRow>(t.factors).where({ user_id: userId, id: factorId }).first();
+      return row ? rowToFactor(row) : null;
+    },
+    async listFactors(userId) {
+      const rows = await knex<FactorRow>(t.factors).where({ user_id: userId }).orderBy([{ column: 'created_at' }, { column: 'id' }]);
+      return Array.from(rows, rowToFactor);
+    },
+    async activateFactor(userId, factorId, confirmedAt, lastStep) {
+      // UPDATE factors SET status='active', confirmed_at=?, last_used_at=?[, last_step=?] WHERE user_id=? AND id=? AND status='pending'
+      const changed = await knex<FactorRow>(t.factors)
+        .where({ user_id: userId, id: factorId, status: 'pending' })
+        .update({ status: 'active', confirmed_at: confirmedAt, last_used_at: confirmedAt, ...(lastStep === null ? {} : { last_step: lastStep }) });
+      return changed === 1;
+    },
+    async updateFactorSecret(userId, factorId, secret) {
+      await knex<FactorRow>(t.factors).where({ user_id: userId, id: factorId }).update({ secret });
+    },
+    async touchFactor(userId, factorId, lastUsedAt) {
+      await knex<FactorRow>(t.factors).where({ user_id: userId, id: factorId }).update({ last_used_at: lastUsedAt });
+    },
+    async recordTotpStep(userId, factorId, step, usedAt) {
+      // UPDATE factors SET last_step=?, last_used_at=? WHERE user_id=? AND id=? AND (last_step IS NULL OR last_step < ?)
+      // Concurrent callers queue on the row lock and re-check the condition: one changes the row.
+      const changed = await retryOnLockRace(() => knex<FactorRow>(t.factors)
+        .where({ user_id: userId, id: factorId })
+        .andWhere((q) => q.whereNull('last_step').orWhere('last_step', '<', step))
+        .update({ last_step: step, last_used_at: usedAt }));
+      return changed === 1;
+    },
+    async deleteFactor(userId, factorId) {
+      return (await knex<FactorRow>(t.factors).where({ user_id: userId, id: factorId }).del()) === 1;
+    },
+    async deleteFactors(userId) {
+      return knex<FactorRow>(t.factors).where({ user_id: userId }).del();
+    },
+
+    // ----- backup codes --------------------------------------------------------------------
+    async replaceBackupCodes(userId, set) {
+      const hashes = [...new Set(set.hashes)];
+      await retryOnLockRace(() => knex.transaction(async (trx) => {
+        // Upserting the per-user set row first locks it, so concurrent replacements of one user's
+        // set run one after the other and the later one deletes the earlier one's codes.
+        await trx<BackupCodeSetRow>(t.backupCodeSets)
+          .insert({ user_id: userId, salt: set.salt, created_at: set.createdAt })
+          .onConflict('user_id').merge(['salt', 'created_at']);
+        await trx<BackupCodeRow>(t.backupCodes).where({ user_id: userId }).del();
+        if (hashes.length > 0) {
+          await trx<BackupCodeRow>(t.backupCodes)
+            .insert(hashes.map((hash, position) => ({ user_id: userId, code_hash: hash, position, used_at: null })));
+        }
+      }));
+    },
+    async getBackupCodes(userId) {
+      // One statement, so the salt and the hashes come from the same committed set.
+      const rows: BackupCodeJoinRow[] = await knex({ s: t.backupCodeSets })
+        .leftJoin({ c: t.backupCodes }, (on) => {
+          on.on('c.user_id', '=', 's.user_id').andOnNull('c.used_at');
+        })
+        .where('s.user_id', userId)
+        .orderBy('c.position')
+        .select('s.salt', 's.created_at', 'c.code_hash');
+      const first = rows[0];
+      if (!first) return null;
+      const hashes: string[] = [];
+      for (const r of rows) if (r.code_hash !== null) hashes.push(r.code_hash);
+      return { salt: first.salt, hashes, createdAt: toNumber(first.created_at) };
+    },
+    async consumeBackupCode(userId, hash, usedAt) {
+      // UPDATE backup_codes SET used_at=? WHERE user_id=? AND code_hash=? AND used_at IS NULL
+      const changed = await retryOnLockRace(() => knex<BackupCodeRow>(t.backupCodes)
+        .where({ user_id: userId, code_hash: hash }).whereNull('used_at')
+        .update({ used_at: usedAt }));
+      return changed === 1;
+    },
+    async deleteBackupCodes(userId) {
+      await retryOnLockRace(() => knex.transaction(async (trx) => {
+        await trx<BackupCodeSetRow>(t.backupCodeSets).where({ user_id: userId }).del();
+        await trx<BackupCodeRow>(t.backupCodes).where({ user_id: userId }).del();
+      }));
+    },
+
+    // ----- trusted devices -----------------------------------------------------------------
+    async createTrustedDevice(device) {
+      await knex<TrustedDeviceRow>(t.trustedDevices).insert(deviceToRow(device));
+    },
+    async findTrustedDevice(tokenHash) {
+      const row = await knex<TrustedDeviceRow>(t.trustedDevices).where({ token_hash: tokenHash }).first();
+      return row ? rowToDevice(row) : null;
+    },
+    async touchTrustedDevice(userId, deviceId, lastSeenAt) {
+      await knex<TrustedDeviceRow>(t.trustedDevices).where({ id: deviceId, user_id: userId }).update({ last_seen_at: lastSeenAt });
+    },
+    async listTrustedDevices(userId) {
+      const rows = await knex<TrustedDeviceRow>(t.trustedDevices).where({ user_id: userId })
+        .orderBy([{ column: 'created_at' }, { column: 'id' }]);
+      return Array.from(rows, rowToDevice);
+    },
+    async deleteTrustedDevice(userId, deviceId) {
+      return (await knex<TrustedDeviceRow>(t.trustedDevices).where({ id: deviceId, user_id: userId }).del()) === 1;
+    },
+    async deleteTrustedDevices(userId) {
+      return knex<TrustedDeviceRow>(t.trustedDevices).where({ user_id: userId }).del();
+    },
+
+    // ----- challenges ----------------------------------------------------------------------
+    async createChallenge(challenge, ttlSeconds) {
+      const row = challengeToRow(challenge, physicalNow() + ttlSeconds * 1000);
+      await knex<ChallengeRow>(t.challenges).insert(row).onConflict('id').merge();
+    },
+    async getChallenge(id) {
+      const row = await knex<ChallengeRow>(t.challenges).where({ id }).andWhere('purge_at', '>', physicalNow()).first();
+      return row ? rowToChallenge(row) : null;
+    },
+    async incrementChallengeAttempts(id) {
+      return incrementAttempts(t.challenges, 'id', id);
+    },
+    async takeChallenge(id) {
+      // DELETE FROM challenges WHERE id=? AND purge_at > ?  — one caller deletes the row.
+      const deleted = await retryOnLockRace(() => knex<ChallengeRow>(t.challenges)
+        .where({ id }).andWhere('purge_at', '>', physicalNow()).del());
+      return deleted === 1;
+    },
+
+    // ----- out-of-band codes ---------------------------------------------------------------
+    async putOobCode(key, code, ttlSeconds) {
+      const row = oobCodeToRow(key, code, physicalNow() + ttlSeconds * 1000);
+      await retryOnLockRace(() => knex<OobCodeRow>(t.oobCodes).insert(row).onConflict('code_key').merge());
+    },
+    async getOobCode(key) {
+      const row = await knex<OobCodeRow>(t.oobCodes).where({ code_key: key }).andWhere('purge_at', '>', physicalNow()).first();
+      return row ? rowToOobCode(row) : null;
+    },
+    async incrementOobAttempts(key) {
+      return incrementAttempts(t.oobCodes, 'code_key', key);
+    },
+    async consumeOobCode(key, codeHash) {
+      // DELETE FROM oob_codes WHERE code_key=? AND code_hash=? AND purge_at > ?
+      const deleted = await retryOnLockRace(() => knex<OobCodeRow>(t.oobCodes)
+        .where({ code_key: key, code_hash: codeHash }).andWhere('purge_at', '>', physicalNow()).del());
+      return deleted === 1;
+    },
+    async deleteOobCode(key) {
+      await knex<OobCodeRow>(t.oobCodes).where({ code_key: key }).del();
+    },
+
+    // ----- counters ------------------------------------------------------------------------
+    async incrementCounter(key, ttlSeconds) {
+      const now = physicalNow();
+      const purgeAt = now + ttlSeconds * 1000;
+      if (hasReturning) {
+        // INSERT INTO counters (counter_key, hits, purge_at) VALUES (?, 1, ?)
+        // ON CONFLICT (counter_key) DO UPDATE SET
+        //   hits     = CASE WHEN counters.purge_at <= ? THEN 1 ELSE counters.hits + 1 END,
+        //   purge_at = CASE WHEN counters.purge_at <= ? THEN excluded.purge_at ELSE counters.purge_at END
+        // RETURNING hits
+        const expired = knex.raw('?? <= ?', [`${t.counters}.purge_at`, now]);
+        const rows: { hits: unknown }[] = await retryOnLockRace(() => knex<CounterRow>(t.counters)
+          .insert({ counter_key: key, hits: 1, purge_at: purgeAt })
+          .onConflict('counter_key')
+          .merge({
+            hits: knex.raw('CASE WHEN ? THEN 1 ELSE ?? + 1 END', [expired, `${t.counters}.hits`]),
+            purge_at: knex.raw('CASE WHEN ? THEN ?? ELSE ?? END', [expired, 'excluded.purge_at', `${t.counters}.purge_at`]),
+          })
+          .returning('hits'));
+        if (!rows[0]) throw new Error('@secondfactor/knex: counter upsert returned no row');
+        return toNumber(rows[0].hits);
+      }
+      // MySQL/MariaDB evaluate ON DUPLICATE KEY UPDATE assignments left to right, each seeing the
+      // previous one's result: `hits` first (reading the old purge_at), then `purge_at` is renewed
+      // exactly when hits was reset to 1. The row stays locked until the SELECT has read it.
+      return retryOnLockRace(() => knex.transaction(async (trx) => {
+        await trx.raw(
+          'INSERT INTO ?? (counter_key, hits, purge_at) VALUES (?, 1, ?) ' +
+          'ON DUPLICATE KEY UPDATE hits = IF(purge_at <= ?, 1, hits + 1), purge_at = IF(hits = 1, ?, purge_at)',
+          [t.counters, key, purgeAt, now, purgeAt],
+        );
+        const row: { hits: unknown } | undefined = await trx(t.counters).where({ counter_key: key }).first('hits');
+        if (!row) throw new Error('@secondfactor/knex: counter upsert left no row');
+        return toNumber(row.hits);
+      }));
+    },
+
+    // ----- attempt state -------------------------------------------------------------------
+    async getAttemptState(userId) {
+      const row = await knex<AttemptStateRow>(t.attemptState).where({ user_id: userId }).first();
+      return row ? rowToAttemptState(row) : null;
+    },
+    async compareAndSetAttemptState(userId, expectedVersion, next) {
+      const values = { failures: next.failures, blocked_until: next.blockedUntil, locked: next.locked };
+      if (expectedVersion === null) {
+        // INSERT ... version 1; the primary key lets exactly one of concurrent creators in.
+        try {
+          await knex<AttemptStateRow>(t.attemptState).insert({ user_id: userId, ...values, version: 1 });
+          return true;
+        } catch (error) {
+          if (isUniqueViolation(error)) return false;
+          throw error;
+        }
+      }
+      // UPDATE attempt_state SET ..., version = version + 1 WHERE user_id=? AND version=?
+      const changed = await retryOnLockRace(() => knex<AttemptStateRow>(t.attemptState)
+        .where({ user_id: userId, version: expectedVersion })
+        .update({ ...values, version: knex.raw('?? + 1', ['version']) }));
+      return changed === 1;
+    },
+
+    // ----- housekeeping --------------------------------------------------------------------
+    async purgeExpired() {
+      const now = physicalNow();
+      let deleted = 0;
+      for (const table of [t.challenges, t.oobCodes, t.counters]) {
+        deleted += await retryOnLockRace(() => knex(table).where('purge_at', '<=', now).del());
+      }
+      return deleted;
+    },
+  };
+}

@@ -1,0 +1,146 @@
+// packages/knex/src/rows.ts
+// Records ↔ table rows: snake_case columns, JSON text for structured fields, and numbers and
+// booleans normalized from whatever the driver returns (PostgreSQL bigints arrive as strings).
+import type {
+  AttemptState, ChallengeRecord, FactorRecord, OobCodeRecord, TrustedDeviceRecord,
+} from '@secondfactor/core';
+import { toBoolean, toNumber, toNumberOrNull } from './dialect';
+
+/** Numbers and booleans are `unknown` as read: their JS type depends on the driver. */
+export interface FactorRow {
+  user_id: string;
+  id: string;
+  type: string;
+  label: string | null;
+  status: string;
+  secret: string | null;
+  data: string;
+  last_step: unknown;
+  created_at: unknown;
+  confirmed_at: unknown;
+  last_used_at: unknown;
+}
+
+export interface BackupCodeSetRow {
+  user_id: string;
+  salt: string;
+  created_at: unknown;
+}
+
+export interface BackupCodeRow {
+  user_id: string;
+  code_hash: string;
+  position: number;
+  used_at: unknown;
+}
+
+export interface TrustedDeviceRow {
+  id: string;
+  user_id: string;
+  token_hash: string;
+  label: string | null;
+  created_at: unknown;
+  last_seen_at: unknown;
+  expires_at: unknown;
+}
+
+export interface ChallengeRow {
+  id: string;
+  user_id: string;
+  methods: string;
+  created_at: unknown;
+  expires_at: unknown;
+  attempts: unknown;
+  purge_at: unknown;
+}
+
+export interface OobCodeRow {
+  code_key: string;
+  code_hash: string;
+  purpose: string;
+  factor_id: string;
+  user_id: string;
+  created_at: unknown;
+  expires_at: unknown;
+  attempts: unknown;
+  purge_at: unknown;
+}
+
+export interface CounterRow {
+  counter_key: string;
+  hits: unknown;
+  purge_at: unknown;
+}
+
+export interface AttemptStateRow {
+  user_id: string;
+  failures: unknown;
+  blocked_until: unknown;
+  locked: unknown;
+  version: unknown;
+}
+
+export function factorToRow(f: FactorRecord): FactorRow {
+  return {
+    user_id: f.userId, id: f.id, type: f.type, label: f.label, status: f.status, secret: f.secret,
+    data: JSON.stringify(f.data), last_step: f.lastStep, created_at: f.createdAt,
+    confirmed_at: f.confirmedAt, last_used_at: f.lastUsedAt,
+  };
+}
+
+export function rowToFactor(r: FactorRow): FactorRecord {
+  return {
+    id: r.id, userId: r.user_id, type: r.type, label: r.label, status: r.status === 'active' ? 'active' : 'pending',
+    secret: r.secret, data: JSON.parse(r.data) as Record<string, unknown>, lastStep: toNumberOrNull(r.last_step),
+    createdAt: toNumber(r.created_at), confirmedAt: toNumberOrNull(r.confirmed_at), lastUsedAt: toNumberOrNull(r.last_used_at),
+  };
+}
+
+export function deviceToRow(d: TrustedDeviceRecord): TrustedDeviceRow {
+  return {
+    id: d.id, user_id: d.userId, token_hash: d.tokenHash, label: d.label, created_at: d.createdAt,
+    last_seen_at: d.lastSeenAt, expires_at: d.expiresAt,
+  };
+}
+
+export function rowToDevice(r: TrustedDeviceRow): TrustedDeviceRecord {
+  return {
+    id: r.id, userId: r.user_id, tokenHash: r.token_hash, label: r.label, createdAt: toNumber(r.created_at),
+    lastSeenAt: toNumber(r.last_seen_at), expiresAt: toNumber(r.expires_at),
+  };
+}
+
+export function challengeToRow(c: ChallengeRecord, purgeAt: number): ChallengeRow {
+  return {
+    id: c.id, user_id: c.userId, methods: JSON.stringify(c.methods), created_at: c.createdAt,
+    expires_at: c.expiresAt, attempts: c.attempts, purge_at: purgeAt,
+  };
+}
+
+export function rowToChallenge(r: ChallengeRow): ChallengeRecord {
+  return {
+    id: r.id, userId: r.user_id, methods: JSON.parse(r.methods) as string[], createdAt: toNumber(r.created_at),
+    expiresAt: toNumber(r.expires_at), attempts: toNumber(r.attempts),
+  };
+}
+
+export function oobCodeToRow(key: string, c: OobCodeRecord, purgeAt: number): OobCodeRow {
+  return {
+    code_key: key, code_hash: c.codeHash, purpose: c.purpose, factor_id: c.factorId, user_id: c.userId,
+    created_at: c.createdAt, expires_at: c.expiresAt, attempts: c.attempts, purge_at: purgeAt,
+  };
+}
+
+export function rowToOobCode(r: OobCodeRow): OobCodeRecord {
+  return {
+    codeHash: r.code_hash, purpose: r.purpose === 'enroll' ? 'enroll' : 'login', factorId: r.factor_id,
+    userId: r.user_id, createdAt: toNumber(r.created_at), expiresAt: toNumber(r.expires_at), attempts: toNumber(r.attempts),
+  };
+}
+
+export function rowToAttemptState(r: AttemptStateRow): AttemptState {
+  return {
+    failures: toNumber(r.failures), blockedUntil: toNumber(r.blocked_until), locked: toBoolean(r.locked),
+    version: toNumber(r.version),
+  };
+}
