@@ -238,6 +238,23 @@ export function runStoreConformance(
           assert.equal(set?.salt, 't');
           assert.deepEqual(set?.hashes.sort(), ['n1', 'n2', 'n3'], 'no old code survives and no new one is lost');
         });
+        it('serialises racing regenerations: one whole set wins, never a mix', async () => {
+          const u = uid();
+          const sets = Array.from({ length: 6 }, (_, i) => ({ salt: `salt-${i}`, hashes: [`r${i}-a`, `r${i}-b`, `r${i}-c`], createdAt: i }));
+          await Promise.all(sets.map((set) => s().replaceBackupCodes(u, set)));
+          const got = await s().getBackupCodes(u);
+          const winner = sets.find((set) => set.salt === got?.salt);
+          assert.ok(winner, 'the salt is one of the sets');
+          assert.deepEqual([...got!.hashes].sort(), [...winner.hashes].sort(), 'the codes belong to the same set as the salt');
+        });
+
+        it('treats hashes that differ only in letter case as different', async () => {
+          const u = uid();
+          await s().replaceBackupCodes(u, { salt: 's', hashes: ['AbC'], createdAt: 1 });
+          assert.equal(await s().consumeBackupCode(u, 'abc', 2), false);
+          assert.equal(await s().consumeBackupCode(u, 'ABC', 2), false);
+          assert.equal(await s().consumeBackupCode(u, 'AbC', 2), true);
+        });
       });
 
       describe('trusted devices', () => {
@@ -250,6 +267,7 @@ export function runStoreConformance(
           for (const d of [d1, d2, d3]) await s().createTrustedDevice(d);
           assert.deepEqual(await s().findTrustedDevice(d1.tokenHash), d1);
           assert.equal(await s().findTrustedDevice('th-unknown'), null);
+          assert.equal(await s().findTrustedDevice(d1.tokenHash.toUpperCase()), null, 'token hashes are case-sensitive');
           assert.deepEqual((await s().listTrustedDevices(u)).map((d) => d.id), [d1.id, d2.id]);
           await s().touchTrustedDevice(u, d1.id, 99);
           assert.equal((await s().findTrustedDevice(d1.tokenHash))?.lastSeenAt, 99);
