@@ -1,0 +1,112 @@
+// examples/custom-storage/src/schema.ts
+// Creates and drops the store's PostgreSQL schema and tables. Plain DDL, safe to run on every
+// start; a real host would more likely paste these statements into its own migration tool.
+import type { Pool } from 'pg';
+import { DEFAULT_SCHEMA, tablesIn } from './tables';
+import { inTransaction } from './transaction';
+
+/** The DDL for one schema. Times are epoch milliseconds in `bigint`: core's clock may lie far ahead. */
+export function schemaStatements(schema: string = DEFAULT_SCHEMA): string[] {
+  const t = tablesIn(schema);
+  return [
+    `CREATE SCHEMA IF NOT EXISTS ${t.schema}`,
+
+    // ----- durable: factors, backup codes, trusted devices -----
+    `CREATE TABLE IF NOT EXISTS ${t.factors} (
+      user_id      text    NOT NULL,
+      id           text    NOT NULL,
+      type         text    NOT NULL,
+      label        text,
+      status       text    NOT NULL CHECK (status IN ('pending', 'active')),
+      secret       text,                -- encrypted envelope, never the plain secret
+      data         jsonb   NOT NULL,
+      last_step    bigint,              -- TOTP replay guard
+      created_at   bigint  NOT NULL,
+      confirmed_at bigint,
+      last_used_at bigint,
+      PRIMARY KEY (user_id, id)         -- also the index for per-user lookups
+    )`,
+    // One row per user with a current set. Its row lock serializes regenerations of one user's set.
+    `CREATE TABLE IF NOT EXISTS ${t.backupCodeSets} (
+      user_id    text   PRIMARY KEY,
+      salt       text   NOT NULL,
+      created_at bigint NOT NULL
+    )`,
+    `CREATE TABLE IF NOT EXISTS ${t.backupCodes} (
+      user_id   text    NOT NULL REFERENCES ${t.backupCodeSets} (user_id) ON DELETE CASCADE,
+      code_hash text    NOT NULL,
+      position  integer NOT NULL,
+      used_at   bigint,                 -- set when consumed; the row stays until the next regeneration
+      PRIMARY KEY (user_id, code_hash)
+    )`,
+    `CREATE TABLE IF NOT EXISTS ${t.trustedDevices} (
+      id           text   PRIMARY KEY,
+      user_id      text   NOT NULL,
+      token_hash   text   NOT NULL UNIQUE,
+      label        text,
+      created_at   bigint NOT NULL,
+      last_seen_at bigint NOT NULL,
+      expires_at   bigint NOT NULL      -- absolute; never extended
+    )`,
+    `CREATE INDEX IF NOT EXISTS trusted_devices_user_idx ON ${t.trustedDevices} (user_id)`,
+
+    // ----- ephemeral: challenges, out-of-band codes, counters, attempt state -----
+    // expires_at is core's logical expiry (core checks it); purge_at is the wall-clock end of
+    // ttlSeconds, after which the row reads as absent and purgeExpired() may delete it.
+    `CREATE TABLE IF NOT EXISTS ${t.challenges} (
+      id         text    PRIMARY KEY,   -- SHA-256 of the challenge token
+      user_id    text    NOT NULL,
+      methods    text[]  NOT NULL,
+      created_at bigint  NOT NULL,
+      expires_at bigint  NOT NULL,
+      attempts   integer NOT NULL DEFAULT 0,
+      purge_at   bigint  NOT NULL
+    )`,
+    `CREATE INDEX IF NOT EXISTS challenges_purge_idx ON ${t.challenges} (purge_at)`,
+    `CREATE TABLE IF NOT EXISTS ${t.oobCodes} (
+      code_key   text    PRIMARY KEY,   -- login:<challenge> or enroll:<factor>
+      code_hash  text    NOT NULL,
+      purpose    text    NOT NULL CHECK (purpose IN ('login', 'enroll')),
+      factor_id  text    NOT NULL,
+      user_id    text    NOT NULL,
+      created_at bigint  NOT NULL,
+      expires_at bigint  NOT NULL,
+      attempts   integer NOT NULL DEFAULT 0,
+      purge_at   bigint  NOT NULL
+    )`,
+    `CREATE INDEX IF NOT EXISTS oob_codes_purge_idx ON ${t.oobCodes} (purge_at)`,
+    // A counter has no logical expiry: its expires_at is the wall-clock end of its window.
+    `CREATE TABLE IF NOT EXISTS ${t.counters} (
+      counter_key text   PRIMARY KEY,
+      hits        bigint NOT NULL,
+      expires_at  bigint NOT NULL
+    )`,
+    `CREATE INDEX IF NOT EXISTS counters_expires_idx ON ${t.counters} (expires_at)`,
+    // No TTL: consecutive failures never reset with time, only on success or by the host.
+    `CREATE TABLE IF NOT EXISTS ${t.attemptState} (
+      user_id       text    PRIMARY KEY,
+      failures      integer NOT NULL,
+      blocked_until bigint  NOT NULL,
+      locked        boolean NOT NULL,
+      version       bigint  NOT NULL
+    )`,
+  ];
+}
+
+/**
+ * Creates the schema and its tables unless they exist, in one transaction. An advisory lock on
+ * the schema name makes app instances starting at once run it one after another (IF NOT EXISTS
+ * alone still races on the system catalogs).
+ */
+export async function createSchema(pool: Pool, schema: string = DEFAULT_SCHEMA): Promise<void> {
+  const statements = schemaStatements(schema);
+  await inTransaction(pool, async (client) => {
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`secondfactor-schema:${schema}`]);
+    for (const sql of statements) await client.query(sql);
+  });
+}
+
+/** Drops the schema with every table in it: ALL MFA DATA of that schema is gone. */
+export async function dropSchema(pool: Pool, schema: string = DEFAULT_SCHEMA): Promise<void> {
+  await pool.query(`DROP SCHEMA IF EXISTS ${tablesIn(schema).schema} CASCADE`);
+}
