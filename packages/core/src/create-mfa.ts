@@ -126,6 +126,17 @@ export function createMfa(options: MfaOptions): Mfa {
     meta: { factorId?: string; factorType?: string },
     verify: () => Promise<VerifyOutcome>,
   ): Promise<{ ok: true; step?: number } | Failure> {
+    // Per-IP budget across all accounts (RL-05): one guess each at many users is still bounded.
+    if (req?.ip) {
+      const now = ctx.now();
+      const windowMs = o.limits.ipWindowSeconds * 1000;
+      const slot = Math.floor(now / windowMs);
+      const n = await store.incrementCounter(`verify:ip:${req.ip}:${slot}`, o.limits.ipWindowSeconds + 60);
+      if (n > o.limits.perIpPerWindow) {
+        ctx.emit({ type: 'mfa.failed', userId, ...meta, outcome: 'failure', reason: 'ip_rate_limited', purpose }, req);
+        return failure('too_many_attempts', Math.max(1, Math.ceil(((slot + 1) * windowMs - now) / 1000)));
+      }
+    }
     const reservation = await ctx.limiter.reserve(userId, ctx.now());
     if (!reservation.ok) {
       ctx.emit({ type: 'mfa.failed', userId, ...meta, outcome: 'failure', reason: 'too_many_attempts', purpose }, req);

@@ -63,3 +63,29 @@ test('at 100 consecutive failures the user is locked until the host unlocks; tim
   if (!s2.required) throw new Error('expected a challenge');
   expect((await h.mfa.login.verify(s2.challengeToken, { method: 'totp', code: await totpNow(secret, h.clock.now()) })).ok).toBe(true);
 }, 120_000);
+
+test('per-IP budget: one guess each at many accounts from one address is bounded (RL-05)', async () => {
+  const h = setup({ limits: { perIpPerWindow: 10, ipWindowSeconds: 900 } });
+  const users = Array.from({ length: 12 }, (_, i) => `user-${i}`);
+  for (const u of users) await enrolTotp(h, u);
+  const spray = { ip: '203.0.113.66' };
+  const results = [];
+  for (const u of users) {
+    const s = await h.mfa.login.start(u);
+    if (!s.required) throw new Error('expected a challenge');
+    results.push(await h.mfa.login.verify(s.challengeToken, { method: 'totp', code: '000000' }, spray));
+  }
+  expect(results.slice(0, 10).every((r) => !r.ok && r.reason === 'invalid_code')).toBe(true);
+  expect(results.slice(10)).toEqual([
+    { ok: false, reason: 'too_many_attempts', retryAfter: expect.any(Number) },
+    { ok: false, reason: 'too_many_attempts', retryAfter: expect.any(Number) },
+  ]);
+  // Another address is not affected, and the budget comes back in the next window.
+  const s = await h.mfa.login.start('user-11');
+  if (!s.required) throw new Error('expected a challenge');
+  expect(await h.mfa.login.verify(s.challengeToken, { method: 'totp', code: '000000' }, { ip: '198.51.100.1' })).toEqual({ ok: false, reason: 'invalid_code' });
+  h.clock.advance(900);
+  const s2 = await h.mfa.login.start('user-0');
+  if (!s2.required) throw new Error('expected a challenge');
+  expect(await h.mfa.login.verify(s2.challengeToken, { method: 'totp', code: '000000' }, spray)).toMatchObject({ reason: 'invalid_code' });
+}, 60_000);
