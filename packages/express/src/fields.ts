@@ -1,0 +1,65 @@
+// packages/express/src/fields.ts
+// Strict checks of JSON body fields: no type coercion, length caps, and `invalid_request`
+// naming the offending field. Only own properties are read (a `__proto__` key is just data).
+import { invalidRequest } from './problem';
+import type { JsonBody } from './read-body';
+
+/** Longest accepted value per field (characters). */
+export const MAX_LENGTH = {
+  code: 64,
+  factorId: 128,
+  challengeToken: 128,
+  label: 64,
+  phone: 64,
+  email: 254,
+  method: 32,
+  assertion: 4096,
+  password: 1024,
+  id: 128,
+} as const;
+
+export type KnownField = keyof typeof MAX_LENGTH;
+
+function own(body: JsonBody, name: string): unknown {
+  return Object.prototype.hasOwnProperty.call(body, name) ? body[name] : undefined;
+}
+
+function checkString(value: unknown, name: KnownField): string {
+  const max = MAX_LENGTH[name];
+  if (typeof value !== 'string') throw invalidRequest(name, `${name} must be a string`);
+  if (value.length === 0) throw invalidRequest(name, `${name} must not be empty`);
+  if (value.length > max) throw invalidRequest(name, `${name} must be at most ${max} characters`);
+  return value;
+}
+
+/** A required string field. */
+export function requiredString(body: JsonBody, name: KnownField): string {
+  const value = own(body, name);
+  if (value === undefined) throw invalidRequest(name, `${name} is required`);
+  return checkString(value, name);
+}
+
+/** An optional string field: absent is `undefined`; present must be a non-empty string. */
+export function optionalString(body: JsonBody, name: KnownField, options: { allowNull?: boolean } = {}): string | undefined {
+  const value = own(body, name);
+  if (value === undefined || (value === null && options.allowNull)) return undefined;
+  return checkString(value, name);
+}
+
+/** An optional boolean field (only `true`/`false`, never `"true"` or `1`). */
+export function optionalBoolean(body: JsonBody, name: string): boolean | undefined {
+  const value = own(body, name);
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') throw invalidRequest(name, `${name} must be a boolean`);
+  return value;
+}
+
+/** Whether the body has the field at all. */
+export function hasField(body: JsonBody, name: string): boolean {
+  return own(body, name) !== undefined;
+}
+
+/** A route parameter (`:id`). */
+export function routeId(value: unknown): string {
+  return checkString(value, 'id');
+}

@@ -1,0 +1,70 @@
+// packages/express/src/fresh-proof.ts
+// Fresh proof for the routes that weaken a user's protection (disable, remove a factor,
+// regenerate backup codes, add a factor when one exists): a current code or a recent MFA
+// assertion in the same request — or, for `/disable` only, the host's password check. An
+// active session alone is never enough (DG-01/02).
+import type { Request } from 'express';
+import type { FreshProof, Mfa } from '@secondfactor/core';
+import { optionalString } from './fields';
+import { invalidRequest, ProblemError } from './problem';
+import type { JsonBody } from './read-body';
+
+export interface ProofSettings {
+  /** Accept `{password}` checked by the host's `verifyPassword` (for `/disable`). */
+  allowPassword: boolean;
+  verifyPassword: ((req: Request, userId: string, password: string) => boolean | Promise<boolean>) | undefined;
+  /** How old an assertion may be (seconds). */
+  maxAgeSeconds: number;
+  /** What the proof is for, for the 403 detail. */
+  action: string;
+}
+
+/** Core's own freshness bound for assertions given as proof. */
+export const CORE_PROOF_MAX_AGE_SECONDS = 300;
+
+/** The `Authorization: Bearer` token, if any. */
+export function bearerToken(req: Request): string | undefined {
+  const header = req.headers.authorization;
+  if (typeof header !== 'string' || header.length > 4200) return undefined;
+  const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
+  return match?.[1];
+}
+
+/**
+ * The fresh proof carried by this request, for `userId`. Order: `{code}`, `{assertion}`,
+ * `{password}` (when allowed), then a Bearer assertion of this user. Throws `403 mfa_required`
+ * when there is none, `401 invalid_code` for a wrong password or a stale/foreign `{assertion}`.
+ */
+export async function freshProofOf(mfa: Mfa, req: Request, userId: string, body: JsonBody, settings: ProofSettings): Promise<FreshProof> {
+  const code = optionalString(body, 'code');
+  if (code !== undefined) return { code };
+
+  const assertion = optionalString(body, 'assertion');
+  if (assertion !== undefined) {
+    if (settings.maxAgeSeconds < CORE_PROOF_MAX_AGE_SECONDS) {
+      const r = await mfa.assertions.verify(assertion, { maxAgeSeconds: settings.maxAgeSeconds });
+      if (!r.ok || r.userId !== userId) throw new ProblemError('invalid_code');
+    }
+    return { assertion };
+  }
+
+  if (settings.allowPassword) {
+    const password = optionalString(body, 'password');
+    if (password !== undefined) {
+      if (!settings.verifyPassword) throw invalidRequest('password', 'password re-authentication is not configured on this server; send a current code');
+      if ((await settings.verifyPassword(req, userId, password)) !== true) throw new ProblemError('invalid_code');
+      return { passwordVerified: true };
+    }
+  }
+
+  // A Bearer header may be the host's own token: it counts only when it is a fresh assertion of this user.
+  const token = bearerToken(req);
+  if (token !== undefined) {
+    const r = await mfa.assertions.verify(token, { maxAgeSeconds: settings.maxAgeSeconds });
+    if (r.ok && r.userId === userId) return { assertion: token };
+  }
+
+  throw new ProblemError('mfa_required', {
+    detail: `${settings.action} needs a current code${settings.allowPassword ? ', your password' : ''} or a recent verification in the same request.`,
+  });
+}

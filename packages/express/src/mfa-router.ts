@@ -1,0 +1,241 @@
+// packages/express/src/mfa-router.ts
+// mfaRouter(): every route of the HTTP contract (docs/openapi.yaml) over the core engine —
+// enrolment, the login challenge and verification, step-up, recovery codes, factor and
+// trusted-device management. Identity for management routes comes only from the host's
+// getUserId; every answer is `Cache-Control: no-store`; errors are problem+json.
+import express, { type Request, type Response, type Router } from 'express';
+import { normalizeEmail, normalizePhone, type Mfa, type OobApi } from '@secondfactor/core';
+import { appendSetCookie, readCookie, resolveTrustedDeviceCookie, serializeCookie } from './cookies';
+import { optionalBoolean, optionalString, requiredString, routeId } from './fields';
+import { CORE_PROOF_MAX_AGE_SECONDS, freshProofOf, type ProofSettings } from './fresh-proof';
+import { handleAsyncErrors } from './handle-async';
+import { checkFunction, checkKnownKeys, checkMfa, checkSeconds } from './options';
+import { failureProblem, invalidRequest, problemForError, ProblemError, sendProblem } from './problem';
+import { readJsonBody, type JsonBody } from './read-body';
+import { contextOf, resolveUserId } from './request-context';
+import type { MfaRouterOptions } from './types';
+
+const WHERE = 'mfaRouter()';
+const KNOWN_OPTIONS = ['getUserId', 'onLoginComplete', 'verifyPassword', 'getAccountName', 'cookie', 'maxAgeForProofSeconds', 'onError'];
+
+type RouteHandler = (req: Request, res: Response) => Promise<void>;
+
+/** An optional factor label: printable text only. */
+function labelOf(body: JsonBody): string | undefined {
+  const label = optionalString(body, 'label', { allowNull: true });
+  if (label !== undefined && /[\u0000-\u001f\u007f]/.test(label)) throw invalidRequest('label', 'label must not contain control characters');
+  return label;
+}
+
+/**
+ * The MFA routes, to mount under a path of your choice.
+ *
+ * @example
+ * app.use('/mfa', mfaRouter(mfa, {
+ *   getUserId: (req) => req.session.userId,
+ *   onLoginComplete: (req, res, { userId }) => startSession(req, res, userId),
+ *   verifyPassword: (req, userId, password) => users.checkPassword(userId, password),
+ * }));
+ */
+export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
+  checkMfa(mfa, WHERE);
+  checkKnownKeys(options, KNOWN_OPTIONS, `${WHERE} options`);
+  checkFunction(options.getUserId, WHERE, 'getUserId', true);
+  checkFunction(options.onLoginComplete, WHERE, 'onLoginComplete');
+  checkFunction(options.verifyPassword, WHERE, 'verifyPassword');
+  checkFunction(options.getAccountName, WHERE, 'getAccountName');
+  checkFunction(options.onError, WHERE, 'onError');
+  checkSeconds(options.maxAgeForProofSeconds, WHERE, 'maxAgeForProofSeconds', 1, CORE_PROOF_MAX_AGE_SECONDS);
+  const { getUserId, onLoginComplete, verifyPassword, getAccountName, onError } = options;
+  const cookie = resolveTrustedDeviceCookie(options.cookie, WHERE);
+  const maxAgeSeconds = options.maxAgeForProofSeconds ?? CORE_PROOF_MAX_AGE_SECONDS;
+  const proof = (action: string, allowPassword = false): ProofSettings => ({ action, allowPassword, verifyPassword, maxAgeSeconds });
+
+  const router = express.Router();
+
+  /** A route: no-store, async errors to the router's error handler; keeps the handler's name. */
+  const route = (fn: RouteHandler) => {
+    const handler = async (req: Request, res: Response) => {
+      res.setHeader('Cache-Control', 'no-store');
+      await fn(req, res);
+    };
+    Object.defineProperty(handler, 'name', { value: fn.name });
+    return handleAsyncErrors(handler);
+  };
+
+  async function signedInUser(req: Request, res: Response): Promise<string> {
+    const userId = await resolveUserId(getUserId, req, res);
+    if (userId === undefined) throw new ProblemError('unauthenticated');
+    return userId;
+  }
+
+  /** Adding a factor when MFA is already on needs fresh proof too (SEC-03, SMS-08). */
+  async function proofForNewFactor(req: Request, userId: string, body: JsonBody): Promise<void> {
+    const status = await mfa.status(userId);
+    if (!status.enabled) return;
+    const p = await freshProofOf(mfa, req, userId, body, proof('Adding a factor'));
+    const r = await mfa.checkProof(userId, p, { maxAgeSeconds }, contextOf(req));
+    if (!r.ok) throw failureProblem(r);
+  }
+
+  // ---- status and enrolment (host user) ----
+
+  router.get('/status', route(async function getStatus(req, res) {
+    const userId = await signedInUser(req, res);
+    const s = await mfa.status(userId);
+    res.status(200).json({
+      enabled: s.enabled, factors: s.factors, backupCodesRemaining: s.backupCodesRemaining, trustedDevices: s.trustedDevices, locked: s.locked,
+    });
+  }));
+
+  router.post('/totp/setup', route(async function setupTotp(req, res) {
+    const userId = await signedInUser(req, res);
+    const body = await readJsonBody(req);
+    const label = labelOf(body);
+    await proofForNewFactor(req, userId, body);
+    const accountName = getAccountName ? await getAccountName(req, userId) : undefined;
+    const e = await mfa.totp.enroll(userId, { ...(label === undefined ? {} : { label }), ...(accountName === undefined ? {} : { accountName }) }, contextOf(req));
+    res.status(200).json({ factorId: e.factorId, secret: e.secret, otpauthUri: e.otpauthUri, qrCode: e.qrCode, qrSvg: e.qrSvg });
+  }));
+
+  router.post('/totp/confirm', route(async function confirmTotp(req, res) {
+    const userId = await signedInUser(req, res);
+    const body = await readJsonBody(req);
+    const factorId = requiredString(body, 'factorId');
+    const code = requiredString(body, 'code');
+    const r = await mfa.totp.confirm(userId, factorId, code, contextOf(req));
+    if (!r.ok) throw failureProblem(r);
+    res.status(200).json(r.backupCodes ? { factor: r.factor, backupCodes: r.backupCodes } : { factor: r.factor });
+  }));
+
+  const oobRoutes = (type: 'sms' | 'email', api: OobApi) => {
+    const field = type === 'sms' ? 'phone' : 'email';
+    router.post(`/${type}/setup`, route(async function setupOob(req, res) {
+      const userId = await signedInUser(req, res);
+      const body = await readJsonBody(req);
+      const destination = requiredString(body, field);
+      const label = labelOf(body);
+      // Checked before the proof, so a typo does not burn the user's current code.
+      if (type === 'sms') normalizePhone(destination);
+      else normalizeEmail(destination);
+      await proofForNewFactor(req, userId, body);
+      const r = await api.enroll(userId, { destination, ...(label === undefined ? {} : { label }) }, contextOf(req));
+      res.status(200).json({ factorId: r.factorId, sentTo: r.sentTo });
+    }));
+    router.post(`/${type}/confirm`, route(async function confirmOob(req, res) {
+      const userId = await signedInUser(req, res);
+      const body = await readJsonBody(req);
+      const factorId = requiredString(body, 'factorId');
+      const code = requiredString(body, 'code');
+      const r = await api.confirm(userId, factorId, code, contextOf(req));
+      if (!r.ok) throw failureProblem(r);
+      res.status(200).json(r.backupCodes ? { factor: r.factor, backupCodes: r.backupCodes } : { factor: r.factor });
+    }));
+    // ---- login: send a code for a challenge ----
+    router.post(`/challenge/${type}`, route(async function sendChallengeCode(req, res) {
+      const body = await readJsonBody(req);
+      const challengeToken = requiredString(body, 'challengeToken');
+      const factorId = optionalString(body, 'factorId');
+      const r = await mfa.login.sendCode(challengeToken, { method: type, ...(factorId === undefined ? {} : { factorId }) }, contextOf(req));
+      if (!r.ok) throw failureProblem(r);
+      res.status(202).json({ sentTo: r.sentTo });
+    }));
+  };
+  oobRoutes('sms', mfa.sms);
+  oobRoutes('email', mfa.email);
+
+  // ---- login: verify the second factor ----
+
+  router.post('/verify', route(async function verifyLogin(req, res) {
+    const body = await readJsonBody(req);
+    const challengeToken = requiredString(body, 'challengeToken');
+    const method = requiredString(body, 'method');
+    const code = requiredString(body, 'code');
+    const trustDevice = optionalBoolean(body, 'trustDevice');
+    const r = await mfa.login.verify(challengeToken, { method, code, ...(trustDevice === undefined ? {} : { trustDevice }) }, contextOf(req));
+    if (!r.ok) throw failureProblem(r);
+    // The cookie goes out before the host completes the login, whatever the host sends.
+    if (r.trustedDevice) appendSetCookie(res, serializeCookie(cookie, r.trustedDevice.token, r.trustedDevice.maxAgeSeconds));
+    if (onLoginComplete) {
+      await onLoginComplete(req, res, { userId: r.userId, amr: r.amr, assertion: r.assertion, expiresIn: r.expiresIn });
+      if (!res.headersSent) res.status(204).end();
+      return;
+    }
+    res.status(200).json({ accessToken: r.assertion, tokenType: 'Bearer', expiresIn: r.expiresIn });
+  }));
+
+  // ---- step-up: a signed-in user verifies again for a fresh assertion ----
+
+  router.post('/step-up', route(async function stepUp(req, res) {
+    const userId = await signedInUser(req, res);
+    const body = await readJsonBody(req);
+    const code = requiredString(body, 'code');
+    const r = await mfa.stepUp(userId, { code }, contextOf(req));
+    if (!r.ok) throw failureProblem(r);
+    res.status(200).json({ accessToken: r.assertion, tokenType: 'Bearer', expiresIn: r.expiresIn });
+  }));
+
+  // ---- changes that weaken protection: fresh proof in the same request ----
+
+  router.post('/backup-codes/regenerate', route(async function regenerateBackupCodes(req, res) {
+    const userId = await signedInUser(req, res);
+    const body = await readJsonBody(req);
+    const p = await freshProofOf(mfa, req, userId, body, proof('Regenerating backup codes'));
+    const r = await mfa.backupCodes.regenerate(userId, p, contextOf(req));
+    if (!r.ok) throw failureProblem(r);
+    res.status(200).json({ backupCodes: r.backupCodes });
+  }));
+
+  router.delete('/factors/:id', route(async function removeFactor(req, res) {
+    const userId = await signedInUser(req, res);
+    const factorId = routeId(req.params.id);
+    const body = await readJsonBody(req);
+    const p = await freshProofOf(mfa, req, userId, body, proof('Removing a factor'));
+    const r = await mfa.factors.remove(userId, factorId, p, contextOf(req));
+    if (!r.ok) throw failureProblem(r);
+    res.status(204).end();
+  }));
+
+  router.post('/disable', route(async function disableMfa(req, res) {
+    const userId = await signedInUser(req, res);
+    const body = await readJsonBody(req);
+    const p = await freshProofOf(mfa, req, userId, body, proof('Turning off two-step verification', true));
+    const r = await mfa.disable(userId, p, contextOf(req));
+    if (!r.ok) throw failureProblem(r);
+    res.status(204).end();
+  }));
+
+  // ---- trusted devices ----
+
+  router.get('/trusted-devices', route(async function listTrustedDevices(req, res) {
+    const userId = await signedInUser(req, res);
+    const devices = await mfa.devices.list(userId, readCookie(req, cookie.name));
+    res.status(200).json({ devices });
+  }));
+
+  router.delete('/trusted-devices/:id', route(async function revokeTrustedDevice(req, res) {
+    const userId = await signedInUser(req, res);
+    const deviceId = routeId(req.params.id);
+    if (!(await mfa.devices.revoke(userId, deviceId, contextOf(req)))) throw new ProblemError('not_enrolled', { detail: 'No such trusted device.' });
+    res.status(204).end();
+  }));
+
+  // Errors of the routes above: problem+json, never a stack trace; unknown errors are a bare 500.
+  router.use(function mfaRouterErrorHandler(error: unknown, req: Request, res: Response, next: (err?: unknown) => void) {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    const p = problemForError(error) ?? new ProblemError('internal_error');
+    if (p.problem.status >= 500 && onError) {
+      try {
+        onError(error, req);
+      } catch {
+        // A logging failure must not change the answer.
+      }
+    }
+    sendProblem(res, p);
+  });
+
+  return router;
+}
