@@ -16,6 +16,16 @@ import type {
 } from './types';
 
 const MAX_FACTORS_PER_USER = 10;
+const MAX_PROOF_AGE_SECONDS = 300;
+
+/** An assertion given as proof is at most 5 minutes old, or younger if the caller asks. */
+function proofAge(opts: ProofOptions): number {
+  const age = opts.maxAgeSeconds ?? MAX_PROOF_AGE_SECONDS;
+  if (!Number.isInteger(age) || age < 1 || age > MAX_PROOF_AGE_SECONDS) {
+    throw new MfaError('invalid_request', `maxAgeSeconds must be an integer from 1 to ${MAX_PROOF_AGE_SECONDS}`, { field: 'maxAgeSeconds' });
+  }
+  return age;
+}
 const iso = (ms: number) => new Date(ms).toISOString();
 
 function requireUserId(userId: unknown): string {
@@ -59,14 +69,14 @@ export interface Mfa {
   /** Checks fresh proof (a code, an assertion, or the host's password check). */
   checkProof(userId: string, proof: FreshProof, options?: { allowPassword?: boolean; maxAgeSeconds?: number }, req?: RequestContext): Promise<ProofResult>;
   backupCodes: {
-    regenerate(userId: string, proof: FreshProof, req?: RequestContext): Promise<{ ok: true; backupCodes: string[] } | Failure>;
+    regenerate(userId: string, proof: FreshProof, req?: RequestContext, options?: ProofOptions): Promise<{ ok: true; backupCodes: string[] } | Failure>;
     remaining(userId: string): Promise<number>;
   };
   factors: {
     list(userId: string): Promise<FactorSummary[]>;
-    remove(userId: string, factorId: string, proof: FreshProof, req?: RequestContext): Promise<{ ok: true; mfaDisabled: boolean } | Failure>;
+    remove(userId: string, factorId: string, proof: FreshProof, req?: RequestContext, options?: ProofOptions): Promise<{ ok: true; mfaDisabled: boolean } | Failure>;
   };
-  disable(userId: string, proof: FreshProof, req?: RequestContext): Promise<{ ok: true } | Failure>;
+  disable(userId: string, proof: FreshProof, req?: RequestContext, options?: ProofOptions): Promise<{ ok: true } | Failure>;
   devices: {
     list(userId: string, currentToken?: string): Promise<TrustedDeviceSummary[]>;
     revoke(userId: string, deviceId: string, req?: RequestContext): Promise<boolean>;
@@ -84,6 +94,11 @@ export interface Mfa {
   };
   /** The configured trusted-device lifetime, for cookie Max-Age. */
   readonly trustedDeviceTtlSeconds: number;
+}
+
+/** How fresh an assertion given as proof must be (seconds, at most and by default 300). */
+export interface ProofOptions {
+  maxAgeSeconds?: number;
 }
 
 export interface OobApi {
@@ -232,7 +247,7 @@ export function createMfa(options: MfaOptions): Mfa {
       return { ok: true, amr: ['pwd'] };
     }
     if ('assertion' in proof && proof.assertion !== undefined) {
-      const r = await ctx.signer.verify(String(proof.assertion), ctx.now(), opts.maxAgeSeconds ?? 300);
+      const r = await ctx.signer.verify(String(proof.assertion), ctx.now(), Math.min(opts.maxAgeSeconds ?? MAX_PROOF_AGE_SECONDS, MAX_PROOF_AGE_SECONDS));
       if (r.ok && r.claims.userId === userId) return { ok: true, amr: r.claims.amr };
       ctx.emit({ type: 'mfa.failed', userId, outcome: 'failure', reason: 'invalid_assertion', purpose: 'management' }, req);
       return failure('invalid_code');
@@ -429,8 +444,8 @@ export function createMfa(options: MfaOptions): Mfa {
     checkProof: (userId, proof, opts, req) => storeCall(() => checkProof(userId, proof, opts, req)),
 
     backupCodes: {
-      regenerate: (userId, proof, req) => storeCall(async () => {
-        const p = await checkProof(userId, proof, {}, req);
+      regenerate: (userId, proof, req, opts = {}) => storeCall(async () => {
+        const p = await checkProof(userId, proof, { maxAgeSeconds: proofAge(opts) }, req);
         if (!p.ok) return p;
         if ((await activeFactors(userId)).length === 0) throw new MfaError('not_enrolled', 'MFA is not enabled for this user');
         const backupCodes = await backupCodeMethod.issue(ctx, userId);
@@ -442,10 +457,10 @@ export function createMfa(options: MfaOptions): Mfa {
 
     factors: {
       list: (userId) => storeCall(async () => (await activeFactors(requireUserId(userId))).map(summary)),
-      remove: (userId, factorId, proof, req) => storeCall(async () => {
+      remove: (userId, factorId, proof, req, opts = {}) => storeCall(async () => {
         requireUserId(userId);
         const factor = await getOwnFactor(userId, factorId);
-        const p = await checkProof(userId, proof, {}, req);
+        const p = await checkProof(userId, proof, { maxAgeSeconds: proofAge(opts) }, req);
         if (!p.ok) return p;
         if (!(await store.deleteFactor(userId, factor.id))) throw new MfaError('not_enrolled', 'No such factor');
         ctx.emit({ type: 'factor.removed', userId, factorId: factor.id, factorType: factor.type, outcome: 'success', purpose: 'management' }, req);
@@ -460,10 +475,10 @@ export function createMfa(options: MfaOptions): Mfa {
       }),
     },
 
-    disable: (userId, proof, req) => storeCall(async () => {
+    disable: (userId, proof, req, opts = {}) => storeCall(async () => {
       requireUserId(userId);
       if ((await activeFactors(userId)).length === 0) throw new MfaError('not_enrolled', 'MFA is not enabled for this user');
-      const p = await checkProof(userId, proof, { allowPassword: true }, req);
+      const p = await checkProof(userId, proof, { allowPassword: true, maxAgeSeconds: proofAge(opts) }, req);
       if (!p.ok) return p;
       await disableAll(userId, req);
       return { ok: true as const };

@@ -1,7 +1,7 @@
 // packages/core/src/index.ts
 // @secondfactor/core: the MFA engine, its storage contract and reference store.
 export { createMfa } from './create-mfa';
-export type { Mfa, OobApi } from './create-mfa';
+export type { Mfa, OobApi, ProofOptions } from './create-mfa';
 export type { MfaOptions, SendLimits } from './options';
 export * from './types';
 export * from './store';

@@ -118,3 +118,17 @@ describe('assertions', () => {
     for (const t of [s.challengeToken, '', 'a.b.c', 42, undefined]) expect((await h.mfa.assertions.verify(t)).ok).toBe(false);
   });
 });
+
+test('an assertion as proof for management is bounded by maxAgeSeconds (≤ 300 s)', async () => {
+  const h = setup();
+  await enrolTotp(h);
+  const { assertion } = await h.mfa.assertions.issue('alice', ['otp']);
+  h.clock.advance(61);
+  expect(await h.mfa.backupCodes.regenerate('alice', { assertion }, undefined, { maxAgeSeconds: 60 })).toEqual({ ok: false, reason: 'invalid_code' });
+  expect((await h.mfa.backupCodes.regenerate('alice', { assertion }, undefined, { maxAgeSeconds: 120 })).ok).toBe(true);
+  await expect(h.mfa.disable('alice', { assertion }, undefined, { maxAgeSeconds: 3600 })).rejects.toMatchObject({ code: 'invalid_request', field: 'maxAgeSeconds' });
+  h.clock.advance(240);
+  expect(await h.mfa.disable('alice', { assertion })).toEqual({ ok: false, reason: 'invalid_code' });
+  const other = await h.mfa.assertions.issue('bob', ['otp']);
+  expect(await h.mfa.factors.remove('alice', (await h.mfa.factors.list('alice'))[0]!.id, { assertion: other.assertion })).toEqual({ ok: false, reason: 'invalid_code' });
+});

@@ -181,7 +181,7 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
     const userId = await signedInUser(req, res);
     const body = await readJsonBody(req);
     const p = await freshProofOf(mfa, req, userId, body, proof('Regenerating backup codes'));
-    const r = await mfa.backupCodes.regenerate(userId, p, contextOf(req));
+    const r = await mfa.backupCodes.regenerate(userId, p, contextOf(req), { maxAgeSeconds });
     if (!r.ok) throw failureProblem(r);
     res.status(200).json({ backupCodes: r.backupCodes });
   }));
@@ -191,7 +191,7 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
     const factorId = routeId(req.params.id);
     const body = await readJsonBody(req);
     const p = await freshProofOf(mfa, req, userId, body, proof('Removing a factor'));
-    const r = await mfa.factors.remove(userId, factorId, p, contextOf(req));
+    const r = await mfa.factors.remove(userId, factorId, p, contextOf(req), { maxAgeSeconds });
     if (!r.ok) throw failureProblem(r);
     res.status(204).end();
   }));
@@ -200,7 +200,7 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
     const userId = await signedInUser(req, res);
     const body = await readJsonBody(req);
     const p = await freshProofOf(mfa, req, userId, body, proof('Turning off two-step verification', true));
-    const r = await mfa.disable(userId, p, contextOf(req));
+    const r = await mfa.disable(userId, p, contextOf(req), { maxAgeSeconds });
     if (!r.ok) throw failureProblem(r);
     res.status(204).end();
   }));
