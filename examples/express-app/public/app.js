@@ -1,0 +1,461 @@
+// examples/express-app/public/app.js
+// The pages' behaviour: small vanilla JS over the JSON API (the host's /login, /register, /logout,
+// /step-up and secondfactor's /mfa routes). No framework, no build step.
+(function () {
+  'use strict';
+
+  var page = document.body.dataset.page;
+  var props = JSON.parse(document.body.dataset.props || '{}');
+  var CHALLENGE_KEY = 'acme.mfaChallenge';
+
+  function $(selector, root) { return (root || document).querySelector(selector); }
+
+  /** Builds an element; children are nodes or strings (always text, never HTML). */
+  function el(tag, attrs) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) {
+      if (key === 'class') node.className = attrs[key];
+      else if (key.slice(0, 2) === 'on') node.addEventListener(key.slice(2), attrs[key]);
+      else if (attrs[key] !== undefined && attrs[key] !== null && attrs[key] !== false) node.setAttribute(key, attrs[key]);
+    });
+    for (var i = 2; i < arguments.length; i++) {
+      var child = arguments[i];
+      if (child === null || child === undefined || child === false) continue;
+      node.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+
+  var MESSAGES = {
+    invalid_code: "That code didn't work. Check it and try again.",
+    challenge_expired: 'This sign-in has expired. Please sign in again.',
+    mfa_required: 'Confirm with a current code first.',
+    already_enrolled: 'This factor is already set up.',
+    not_enrolled: 'That item no longer exists.',
+    sms_unavailable: "We couldn't send the text message. Try again later.",
+    store_unavailable: 'The service is temporarily unavailable. Try again in a moment.',
+    unauthenticated: 'Your session has ended. Please sign in again.',
+    csrf: 'The request was refused. Reload the page and try again.',
+  };
+
+  /** fetch() with JSON in and out. Every state-changing call is `Content-Type: application/json` (the CSRF rule). */
+  function api(method, url, body) {
+    var init = { method: method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+    if (method !== 'GET') {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body || {});
+    }
+    return fetch(url, init).then(function (res) {
+      var parse = res.status === 204 ? Promise.resolve(null) : res.json().catch(function () { return null; });
+      return parse.then(function (data) {
+        if (res.ok) return data;
+        var error = new Error(messageFor(data, res));
+        error.status = res.status;
+        error.code = data && data.code;
+        throw error;
+      });
+    });
+  }
+
+  function messageFor(problem, res) {
+    if (problem && problem.code === 'too_many_attempts') {
+      var wait = res.headers.get('Retry-After');
+      return 'Too many attempts. ' + (wait ? 'Try again in ' + wait + ' seconds.' : 'Try again later.');
+    }
+    if (problem && MESSAGES[problem.code]) return MESSAGES[problem.code];
+    return (problem && (problem.detail || problem.title)) || 'Something went wrong (' + res.status + ').';
+  }
+
+  function showAlert(message, kind) {
+    var box = $('.alert[role="alert"]');
+    if (!box) { window.alert(message); return; }
+    box.textContent = message;
+    box.className = 'alert' + (kind ? ' ' + kind : '');
+    box.hidden = false;
+    box.scrollIntoView({ block: 'nearest' });
+  }
+  function clearAlert() {
+    var box = $('.alert[role="alert"]');
+    if (box) box.hidden = true;
+  }
+
+  /** Wires a form: disables its buttons while `handler` runs, shows errors in the page's alert. */
+  function onSubmit(form, handler) {
+    if (!form) return;
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      clearAlert();
+      var buttons = form.querySelectorAll('button');
+      buttons.forEach(function (b) { b.disabled = true; });
+      Promise.resolve()
+        .then(function () { return handler(new FormData(form)); })
+        .catch(function (error) { showAlert(error.message); })
+        .then(function () { buttons.forEach(function (b) { b.disabled = false; }); });
+    });
+  }
+
+  function when(iso) {
+    if (!iso) return 'never';
+    var d = new Date(iso);
+    return d.toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric' }) + ' ' +
+      d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  }
+
+  function nextFromQuery() {
+    var next = new URLSearchParams(location.search).get('next');
+    return next && /^\/(?![/\\])/.test(next) ? next : undefined;
+  }
+
+  /** Development only: the server shows the last SMS code when it runs the console sender in dev mode. */
+  function showDevCode(sentTo, target) {
+    return fetch('/dev/sms-code?sentTo=' + encodeURIComponent(sentTo), { credentials: 'same-origin' })
+      .then(function (res) { return res.ok ? res.json() : null; })
+      .then(function (data) {
+        if (!data || !data.code || !target) return;
+        target.textContent = 'dev mode: your code is ' + data.code;
+        target.hidden = false;
+      })
+      .catch(function () { /* not in dev mode */ });
+  }
+
+  // ---- every page: sign out ----
+  var logout = $('#logout');
+  if (logout) {
+    logout.addEventListener('click', function () {
+      api('POST', '/logout').then(function (r) { location.href = r.redirect; });
+    });
+  }
+
+  // ---- register ----
+  if (page === 'register') {
+    onSubmit($('#register-form'), function (data) {
+      return api('POST', '/register', { email: data.get('email'), password: data.get('password') })
+        .then(function (r) { location.href = r.redirect; });
+    });
+  }
+
+  // ---- login: password step ----
+  if (page === 'login') {
+    onSubmit($('#login-form'), function (data) {
+      var next = nextFromQuery();
+      return api('POST', '/login', { email: data.get('email'), password: data.get('password'), next: next })
+        .then(function (r) {
+          if (r.mfaRequired) {
+            sessionStorage.setItem(CHALLENGE_KEY, JSON.stringify({
+              challengeToken: r.challengeToken, methods: r.methods, expiresAt: r.expiresAt, next: next,
+            }));
+            location.href = '/login/second-factor';
+            return;
+          }
+          location.href = r.redirect;
+        });
+    });
+  }
+
+  // ---- login: second-factor step ----
+  if (page === 'second-factor') {
+    var challenge = null;
+    try { challenge = JSON.parse(sessionStorage.getItem(CHALLENGE_KEY) || 'null'); } catch (e) { challenge = null; }
+    var form = $('#verify-form');
+    if (!challenge || new Date(challenge.expiresAt).getTime() < Date.now()) {
+      sessionStorage.removeItem(CHALLENGE_KEY);
+      form.hidden = true;
+      showAlert('Your sign-in has expired. Please sign in again.');
+    } else {
+      var LABELS = { totp: 'Authenticator', sms: 'Text message', email: 'Email', backup_code: 'Backup code' };
+      var HINTS = {
+        totp: 'Open your authenticator app and enter the 6-digit code for Acme.',
+        sms: 'We will text a 6-digit code to the phone you registered.',
+        email: 'We will email a 6-digit code to you.',
+        backup_code: 'Enter one of the backup codes you saved. Each code works once.',
+      };
+      var order = ['totp', 'sms', 'email', 'backup_code'].filter(function (m) { return challenge.methods.indexOf(m) >= 0; });
+      var method = order[0];
+      var tabs = $('#method-tabs');
+      var select = function (m) {
+        method = m;
+        tabs.querySelectorAll('button').forEach(function (b) { b.setAttribute('aria-selected', String(b.dataset.method === m)); });
+        $('#method-hint').textContent = HINTS[m];
+        $('#code-label').textContent = m === 'backup_code' ? 'Backup code' : 'Code';
+        var input = $('#code');
+        input.value = '';
+        input.setAttribute('inputmode', m === 'backup_code' ? 'text' : 'numeric');
+        input.setAttribute('placeholder', m === 'backup_code' ? 'xxxxx-xxxxx' : '123456');
+        $('#sms-send').hidden = m !== 'sms';
+        $('#dev-code').hidden = true;
+        clearAlert();
+        input.focus();
+      };
+      order.forEach(function (m) {
+        tabs.appendChild(el('button', { type: 'button', role: 'tab', 'data-method': m, onclick: function () { select(m); } }, LABELS[m]));
+      });
+      select(method);
+
+      $('#send-sms').addEventListener('click', function () {
+        clearAlert();
+        api('POST', '/mfa/challenge/sms', { challengeToken: challenge.challengeToken })
+          .then(function (r) {
+            $('#sms-sent').textContent = 'Code sent to ' + r.sentTo;
+            return showDevCode(r.sentTo, $('#dev-code'));
+          })
+          .catch(function (error) { showAlert(error.message); });
+      });
+
+      onSubmit(form, function (data) {
+        return api('POST', '/mfa/verify', {
+          challengeToken: challenge.challengeToken, method: method, code: String(data.get('code') || '').trim(),
+          trustDevice: $('#trust-device').checked,
+        }).then(function (r) {
+          sessionStorage.removeItem(CHALLENGE_KEY);
+          location.href = challenge.next || r.redirect;
+        }, function (error) {
+          if (error.code === 'challenge_expired') {
+            sessionStorage.removeItem(CHALLENGE_KEY);
+            form.hidden = true;
+          }
+          throw error;
+        });
+      });
+    }
+  }
+
+  // ---- security settings ----
+  if (page === 'settings') {
+    var state = { status: null, pendingTotp: null, pendingSms: null };
+
+    var proofDialog = $('#proof-dialog');
+    /** Asks for a current code (fresh proof). Resolves to the code, or null when cancelled. */
+    var askCode = function (title, message) {
+      return new Promise(function (resolve) {
+        $('#proof-title').textContent = title;
+        $('#proof-message').textContent = message || 'Enter a code from your authenticator app, or a backup code.';
+        var input = $('#proof-code');
+        input.value = '';
+        var done = function (value) {
+          proofDialog.removeEventListener('close', onClose);
+          $('#proof-form').removeEventListener('submit', onSend);
+          $('#proof-cancel').removeEventListener('click', onCancel);
+          if (proofDialog.open) proofDialog.close();
+          resolve(value);
+        };
+        var onClose = function () { done(null); };
+        var onCancel = function () { done(null); };
+        var onSend = function (event) {
+          event.preventDefault();
+          var code = input.value.trim();
+          if (code) done(code);
+        };
+        proofDialog.addEventListener('close', onClose);
+        $('#proof-form').addEventListener('submit', onSend);
+        $('#proof-cancel').addEventListener('click', onCancel);
+        proofDialog.showModal();
+        input.focus();
+      });
+    };
+    /** Fresh proof for adding a factor when MFA is already on. */
+    var proofForNewFactor = function () {
+      if (!state.status || !state.status.enabled) return Promise.resolve({});
+      return askCode('Confirm it\u2019s you', 'Adding a factor needs a current code from an existing factor, or a backup code.')
+        .then(function (code) { return code ? { code: code } : null; });
+    };
+
+    var backupDialog = $('#backup-dialog');
+    var showBackupCodes = function (codes) {
+      var list = $('#backup-codes');
+      list.textContent = '';
+      codes.forEach(function (c) { list.appendChild(el('li', null, el('code', null, c))); });
+      var text = 'Acme backup codes (each works once)\n\n' + codes.join('\n') + '\n';
+      $('#backup-copy').onclick = function () {
+        var copied = navigator.clipboard && window.isSecureContext ? navigator.clipboard.writeText(text) : Promise.reject(new Error('no clipboard'));
+        copied.catch(function () {
+          var area = el('textarea', { class: 'offscreen' });
+          area.value = text;
+          backupDialog.appendChild(area);
+          area.select();
+          document.execCommand('copy');
+          area.remove();
+        }).then(function () { $('#backup-copy').textContent = 'Copied'; });
+      };
+      $('#backup-download').onclick = function () {
+        var url = URL.createObjectURL(new Blob([text], { type: 'text/plain' }));
+        var a = el('a', { href: url, download: 'acme-backup-codes.txt' });
+        document.body.appendChild(a);
+        a.click();
+        a.remove();
+        setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+      };
+      $('#backup-copy').textContent = 'Copy';
+      $('#backup-done').onclick = function () { backupDialog.close(); list.textContent = ''; };
+      backupDialog.showModal();
+    };
+
+    var TYPE_NAMES = { totp: 'Authenticator app', sms: 'Text message', email: 'Email' };
+    var render = function (status, devices) {
+      state.status = status;
+      var pill = $('#mfa-status');
+      pill.textContent = status.enabled ? 'Two-factor authentication: On' : 'Two-factor authentication: Off';
+      pill.className = 'pill ' + (status.enabled ? 'on' : 'off');
+
+      var list = $('#factor-list');
+      list.textContent = '';
+      $('#factors-empty').hidden = status.factors.length > 0;
+      status.factors.forEach(function (f) {
+        list.appendChild(el('li', { 'data-factor-id': f.id, 'data-type': f.type },
+          el('span', { class: 'icon ' + f.type, 'aria-hidden': 'true' }),
+          el('div', { class: 'grow' },
+            el('strong', null, f.label || TYPE_NAMES[f.type] || f.type),
+            el('div', { class: 'muted small' }, [
+              f.label && f.label !== TYPE_NAMES[f.type] ? TYPE_NAMES[f.type] || f.type : null, f.destination,
+              'added ' + when(f.createdAt), 'last used ' + when(f.lastUsedAt),
+            ].filter(Boolean).join(' \u00b7 '))),
+          el('button', { type: 'button', class: 'secondary small remove-factor', onclick: function () { removeFactor(f); } }, 'Remove')));
+      });
+
+      $('#backup-remaining').textContent = status.enabled
+        ? status.backupCodesRemaining + ' of 10 backup codes left. Each works once, when you can\u2019t use your phone.'
+        : 'You get 10 backup codes when you add your first factor.';
+      $('#backup-regenerate').hidden = !status.enabled;
+      $('#disable-card').hidden = !status.enabled;
+
+      var dl = $('#device-list');
+      dl.textContent = '';
+      $('#devices-empty').hidden = devices.length > 0;
+      devices.forEach(function (d) {
+        dl.appendChild(el('li', { 'data-device-id': d.id },
+          el('span', { class: 'icon device', 'aria-hidden': 'true' }),
+          el('div', { class: 'grow' },
+            el('strong', null, d.label || 'Browser', d.current ? el('span', { class: 'badge' }, 'This device') : null),
+            el('div', { class: 'muted small' }, 'Trusted ' + when(d.createdAt) + ' \u00b7 last seen ' + when(d.lastSeenAt) + ' \u00b7 until ' + when(d.expiresAt))),
+          el('button', { type: 'button', class: 'secondary small revoke-device', onclick: function () { revokeDevice(d); } }, 'Revoke')));
+      });
+    };
+    var reload = function () {
+      return Promise.all([api('GET', '/mfa/status'), api('GET', '/mfa/trusted-devices')])
+        .then(function (r) { render(r[0], r[1].devices); });
+    };
+    var fail = function (error) { showAlert(error.message); };
+
+    var removeFactor = function (f) {
+      var last = state.status.factors.length === 1;
+      askCode('Remove \u201c' + (f.label || TYPE_NAMES[f.type]) + '\u201d?',
+        (last ? 'This is your last factor: two-factor authentication will be turned off. ' : '') +
+        'Enter a current code from your authenticator app, or a backup code.')
+        .then(function (code) {
+          if (!code) return;
+          return api('DELETE', '/mfa/factors/' + encodeURIComponent(f.id), { code: code })
+            .then(reload).then(function () { showAlert('Factor removed.', 'success'); });
+        }).catch(fail);
+    };
+    var revokeDevice = function (d) {
+      api('DELETE', '/mfa/trusted-devices/' + encodeURIComponent(d.id))
+        .then(reload).then(function () { showAlert('Device revoked: it will be asked for a code at the next sign-in.', 'success'); })
+        .catch(fail);
+    };
+
+    // Authenticator app
+    $('#totp-start').addEventListener('click', function () {
+      clearAlert();
+      proofForNewFactor().then(function (proof) {
+        if (!proof) return;
+        return api('POST', '/mfa/totp/setup', proof).then(function (r) {
+          state.pendingTotp = r.factorId;
+          $('#totp-qr').src = r.qrCode;
+          $('#totp-secret').textContent = r.secret.replace(/(.{4})(?=.)/g, '$1 ');
+          $('#totp-setup').hidden = false;
+          $('#totp-start').hidden = true;
+          $('#totp-code').focus();
+        });
+      }).catch(fail);
+    });
+    onSubmit($('#totp-confirm'), function (data) {
+      return api('POST', '/mfa/totp/confirm', { factorId: state.pendingTotp, code: String(data.get('code') || '').trim() })
+        .then(function (r) {
+          $('#totp-setup').hidden = true;
+          $('#totp-start').hidden = false;
+          $('#totp-qr').removeAttribute('src');
+          $('#totp-secret').textContent = '';
+          $('#totp-confirm').reset();
+          showAlert('Authenticator app added.', 'success');
+          if (r.backupCodes) showBackupCodes(r.backupCodes);
+          return reload();
+        });
+    });
+
+    // Phone (SMS)
+    onSubmit($('#sms-setup'), function (data) {
+      return proofForNewFactor().then(function (proof) {
+        if (!proof) return;
+        proof.phone = String(data.get('phone') || '').replace(/[\s()-]/g, '');
+        return api('POST', '/mfa/sms/setup', proof).then(function (r) {
+          state.pendingSms = r.factorId;
+          $('#sms-confirm').hidden = false;
+          showAlert('Code sent to ' + r.sentTo + '.', 'success');
+          $('#sms-code').focus();
+          return showDevCode(r.sentTo, $('#sms-dev-code'));
+        });
+      });
+    });
+    onSubmit($('#sms-confirm'), function (data) {
+      return api('POST', '/mfa/sms/confirm', { factorId: state.pendingSms, code: String(data.get('code') || '').trim() })
+        .then(function (r) {
+          $('#sms-confirm').hidden = true;
+          $('#sms-dev-code').hidden = true;
+          $('#sms-setup').reset();
+          $('#sms-confirm').reset();
+          showAlert('Phone added.', 'success');
+          if (r.backupCodes) showBackupCodes(r.backupCodes);
+          return reload();
+        });
+    });
+
+    // Backup codes
+    $('#backup-regenerate').addEventListener('click', function () {
+      clearAlert();
+      askCode('Generate new backup codes?', 'Your current backup codes will stop working. Enter a current code from your authenticator app, or a backup code.')
+        .then(function (code) {
+          if (!code) return;
+          return api('POST', '/mfa/backup-codes/regenerate', { code: code }).then(function (r) {
+            showBackupCodes(r.backupCodes);
+            return reload();
+          });
+        }).catch(fail);
+    });
+
+    // Turn off
+    var disableForm = $('#disable-form');
+    disableForm.querySelectorAll('input[name="proof"]').forEach(function (radio) {
+      radio.addEventListener('change', function () {
+        var byPassword = disableForm.querySelector('input[name="proof"]:checked').value === 'password';
+        var input = $('#disable-secret');
+        input.type = byPassword ? 'password' : 'text';
+        input.placeholder = byPassword ? 'Your password' : 'Code from your app, or a backup code';
+        input.autocomplete = byPassword ? 'current-password' : 'one-time-code';
+        input.value = '';
+      });
+    });
+    onSubmit(disableForm, function (data) {
+      var byPassword = data.get('proof') === 'password';
+      var body = {};
+      body[byPassword ? 'password' : 'code'] = String(data.get('secret') || '');
+      return api('POST', '/mfa/disable', body).catch(function (error) {
+        if (byPassword && error.code === 'invalid_code') error.message = 'That password is not right.';
+        throw error;
+      }).then(function () {
+        disableForm.reset();
+        $('#disable-secret').type = 'password';
+        showAlert('Two-factor authentication is off.', 'success');
+        return reload();
+      });
+    });
+
+    reload().catch(fail);
+  }
+
+  // ---- step-up ----
+  if (page === 'step-up') {
+    onSubmit($('#step-up-form'), function (data) {
+      return api('POST', '/step-up', { code: String(data.get('code') || '').trim() })
+        .then(function () { location.href = props.next || '/'; });
+    });
+  }
+})();

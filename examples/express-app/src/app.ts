@@ -1,0 +1,254 @@
+// examples/express-app/src/app.ts
+// An ordinary Express auth server — its own users table, bcrypt passwords, its own session cookie —
+// with secondfactor added in ONE marked block (see "secondfactor: begin" below). Exported for tests.
+import path from 'node:path';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { Knex } from 'knex';
+import type { Redis } from 'ioredis';
+import { composeStores, createMfa, type CodeSender, type Mfa, type MfaStore } from '@secondfactor/core';
+import { mfaErrorHandler, mfaGate, mfaRouter, ProblemError, requireMfa } from '@secondfactor/express';
+import { knexStore, migrate as migrateMfa } from '@secondfactor/knex';
+import { redisStore } from '@secondfactor/redis';
+import type { DevSmsSender } from './dev-codes';
+import { adminPage, homePage, loginPage, notFoundPage, registerPage, secondFactorPage, settingsPage, stepUpPage } from './pages';
+import { createSessions, type Session } from './session';
+import { MFA_COOKIE, stepUpPageIfStale, wantsHtml } from './step-up-page';
+import { createUsers, migrateUsers, RegistrationError, type User } from './users';
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** The signed-in host user (from the host's own session cookie). */
+      user?: User;
+      hostSession?: Session;
+    }
+  }
+}
+
+export interface AppKeys {
+  /** 32 bytes, base64: encrypts TOTP secrets at rest. */
+  mfaEncryptionKey: string;
+  /** ≥ 32 characters: signs MFA assertions (HS256). */
+  mfaSigningKey: string;
+  /** ≥ 32 characters: signs the host's session cookie (HS256). */
+  sessionSecret: string;
+}
+
+export interface AppConfig {
+  /** The host's database: its `users` table and, through @secondfactor/knex, the MFA tables. */
+  knex: Knex;
+  keys: AppKeys;
+  /** Short-lived MFA state (challenges, codes, counters) in Redis instead of the database. */
+  redis?: Redis;
+  /** Overrides the whole MFA store (tests). */
+  store?: MfaStore;
+  /** Sends SMS codes; without it the SMS factor is off. */
+  sms?: CodeSender;
+  /** Development: the SMS sender that lets the pages show the last code ("dev mode: your code is …"). */
+  devCodes?: DevSmsSender;
+  /** Epoch milliseconds; injected by tests (fake clock). Default `Date.now`. */
+  clock?: () => number;
+  /** Seconds a second-factor verification stays fresh for /admin (default 300). */
+  stepUpMaxAge?: number;
+  /** `Secure` cookies (and the `__Host-` trusted-device cookie). Default false: local http. */
+  secureCookies?: boolean;
+  /** bcrypt cost for passwords and backup codes (default 10; tests use 4). */
+  bcryptCost?: number;
+  /** The name shown in authenticator apps. */
+  issuer?: string;
+  sessionTtlSeconds?: number;
+  /** Called by close() after the database is closed (e.g. to quit Redis). */
+  onClose?: () => Promise<void>;
+}
+
+export interface ExampleApp {
+  app: express.Express;
+  mfa: Mfa;
+  /** Creates or upgrades all tables (host users and MFA). Safe on every start. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export { MFA_COOKIE };
+/** An MFA assertion as secondfactor hands it out (after /verify and step-up). */
+type Assertion = { assertion: string; expiresIn: number };
+const UNSAFE = /^(?:POST|PUT|PATCH|DELETE)$/;
+
+/** Problem document (RFC 9457) for the host's own JSON errors, in the same shape secondfactor uses. */
+function hostProblem(res: Response, status: number, code: string, detail: string, field?: string): void {
+  res.status(status).type('application/problem+json').setHeader('Cache-Control', 'no-store');
+  res.end(JSON.stringify({ type: `urn:example:problem:${code}`, title: detail, status, code, detail, ...(field ? { field } : {}) }));
+}
+
+/** Only local paths: no `//host`, no `\`, no scheme. */
+function safeNext(value: unknown, fallback = '/'): string {
+  return typeof value === 'string' && /^\/(?![/\\])[\w\-./?=&%]*$/.test(value) ? value : fallback;
+}
+
+export function createApp(config: AppConfig): ExampleApp {
+  const { knex, keys } = config;
+  const now = config.clock ?? Date.now;
+  const bcryptCost = config.bcryptCost ?? 10;
+  const maxAge = config.stepUpMaxAge ?? 300; // step-up freshness for /admin, seconds
+  const issuer = config.issuer ?? 'Acme';
+  const secureCookies = config.secureCookies ?? false;
+  const users = createUsers(knex, { bcryptCost, now });
+  const sessions = createSessions({ secret: keys.sessionSecret, ttlSeconds: config.sessionTtlSeconds ?? 8 * 3600, secure: secureCookies, now });
+  const migrations: Array<() => Promise<void>> = [() => migrateUsers(knex)];
+  const app = express();
+  app.disable('x-powered-by');
+
+  // ---- the host's HTTP basics ----
+  app.use(function securityHeaders(_req, res, next) {
+    res.setHeader('Content-Security-Policy', "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'");
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'same-origin');
+    res.setHeader('X-Frame-Options', 'DENY');
+    next();
+  });
+  app.use(express.static(path.join(__dirname, '..', 'public'), { index: false, maxAge: 0 }));
+  // CSRF: cookies are SameSite=Lax, and every state-changing request must be JSON
+  // (`Content-Type: application/json`, which a cross-site form cannot send without a CORS
+  // preflight we never grant) and, when the browser says where it comes from, same-origin.
+  app.use(function csrfGuard(req, res, next) {
+    if (!UNSAFE.test(req.method)) return next();
+    const origin = req.get('origin');
+    const site = req.get('sec-fetch-site');
+    const crossOrigin = (origin !== undefined && origin !== 'null' && safeHost(origin) !== req.get('host')) || origin === 'null' || (site !== undefined && site !== 'same-origin' && site !== 'none');
+    if (crossOrigin || !/^application\/json\s*(?:;|$)/i.test(req.get('content-type') ?? '')) {
+      return hostProblem(res, 403, 'csrf', 'State-changing requests must be same-origin JSON (Content-Type: application/json).');
+    }
+    next();
+  });
+  app.use(express.json({ limit: '16kb' }));
+  app.use(async function loadSession(req, _res, next) {
+    const session = await sessions.read(req);
+    if (session) {
+      req.hostSession = session;
+      req.user = { id: session.userId, email: session.email };
+    }
+    next();
+  });
+
+  const requireLogin: RequestHandler = (req, res, next) => {
+    if (req.user) return next();
+    if (wantsHtml(req)) return res.redirect(303, `/login?next=${encodeURIComponent(req.originalUrl)}`);
+    hostProblem(res, 401, 'unauthenticated', 'Sign in first.');
+  };
+  const html = (res: Response, body: string, status = 200) => {
+    res.status(status).setHeader('Cache-Control', 'no-store');
+    res.type('html').send(body);
+  };
+
+  /** Issues the host's own session and answers the login page's fetch. */
+  async function signIn(res: Response, userId: string, amr: string[], next = '/settings'): Promise<void> {
+    const user = await users.findById(userId);
+    if (!user) return hostProblem(res, 401, 'invalid_credentials', 'Invalid email or password.');
+    await sessions.issue(res, { userId: user.id, email: user.email, amr });
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(200).json({ ok: true, redirect: next });
+  }
+  /** The password step. Same answer (and same bcrypt work) for an unknown email and a wrong password. */
+  const checkPassword: RequestHandler = async (req, res, next) => {
+    const user = await users.checkLogin(req.body?.email, req.body?.password);
+    if (!user) return hostProblem(res, 401, 'invalid_credentials', 'Invalid email or password.');
+    res.locals.userId = user.id;
+    next();
+  };
+  const issueHostSession: RequestHandler = (req, res) => signIn(res, res.locals.userId as string, ['pwd'], safeNext(req.body?.next, '/settings'));
+  const adminHandler: RequestHandler = (req, res) =>
+    html(res, adminPage(req.user!, { authTime: req.mfa!.authTime, amr: req.mfa!.amr, maxAge }));
+
+  // --- secondfactor: begin
+  const durable = knexStore(knex, { tablePrefix: 'mfa_' });
+  const store = config.store ?? (config.redis
+    ? composeStores({ durable, ephemeral: redisStore(config.redis, { keyPrefix: 'example:mfa:' }) }) : durable);
+  migrations.push(() => migrateMfa(knex, { tablePrefix: 'mfa_' }));
+  const mfa = createMfa({ issuer, store, sms: config.sms, clock: now, backupCodes: { bcryptCost },
+    encryptionKeys: { current: 'k1', keys: { k1: keys.mfaEncryptionKey } }, signingKey: keys.mfaSigningKey });
+  const cookie = { secure: secureCookies }; // the trusted-device cookie
+  const mfaCookie = (res: Response, a: Assertion) => res.cookie(MFA_COOKIE, a.assertion, sessions.cookieOptions(a.expiresIn));
+  app.use('/mfa', mfaRouter(mfa, { cookie, getUserId: (req) => req.user?.id, getAccountName: (req) => req.user?.email,
+    verifyPassword: (_req, userId, password) => users.checkPassword(userId, password),
+    onLoginComplete: (_req, res, info) => signIn(mfaCookie(res, info), info.userId, info.amr) }));
+  app.post('/login', checkPassword, mfaGate(mfa, { cookie }), issueHostSession);
+  app.post('/logout', (_req, res, next) => { res.clearCookie(MFA_COOKIE, sessions.cookieOptions()); next(); });
+  app.post('/step-up', requireLogin, async (req, res) => {
+    const r = await mfa.stepUp(req.user!.id, { code: req.body?.code }, { ip: req.ip, userAgent: req.get('user-agent') });
+    if (r.ok) mfaCookie(res, r).json({ ok: true }); else throw new ProblemError(r.reason, { retryAfter: r.retryAfter });
+  });
+  app.get('/admin', requireLogin, stepUpPageIfStale(mfa, maxAge), requireMfa(mfa, { maxAge, getUserId: (req) => req.user?.id }), adminHandler);
+  app.use(mfaErrorHandler());
+  // --- secondfactor: end
+
+  // ---- the host's own pages and routes (unchanged by MFA) ----
+  app.get('/', (req, res) => html(res, homePage(req.user ?? null)));
+  app.get('/register', (_req, res) => html(res, registerPage()));
+  app.post('/register', async (req, res) => {
+    try {
+      await users.register(req.body?.email, req.body?.password);
+      res.status(201).json({ ok: true, redirect: '/login?registered=1' });
+    } catch (error) {
+      if (!(error instanceof RegistrationError)) throw error;
+      hostProblem(res, error.status, error.status === 409 ? 'email_taken' : 'invalid_request', error.message, error.field);
+    }
+  });
+  app.get('/login', (req, res) => {
+    if (req.user) return res.redirect(303, '/settings');
+    html(res, loginPage(req.query.registered ? 'Account created. Sign in with your new password.' : undefined));
+  });
+  app.get('/login/second-factor', (_req, res) => html(res, secondFactorPage()));
+  app.post('/logout', (_req, res) => {
+    sessions.clear(res);
+    res.json({ ok: true, redirect: '/' });
+  });
+
+  // ---- the security pages (UI for the routes above) ----
+  app.get('/settings', requireLogin, (req, res) =>
+    html(res, settingsPage(req.user!, { smsAvailable: mfa.methods.includes('sms'), devMode: config.devCodes !== undefined })));
+  app.get('/step-up', requireLogin, async (req, res) => {
+    const { enabled } = await mfa.status(req.user!.id);
+    html(res, stepUpPage(req.user!, { next: safeNext(req.query.next), enabled, maxAge }));
+  });
+  if (config.devCodes) {
+    const devCodes = config.devCodes;
+    // Development only ("dev mode: your code is …"): the console sender keeps the last code per number.
+    app.get('/dev/sms-code', (req, res) => {
+      const code = typeof req.query.sentTo === 'string' ? devCodes.lastCodeFor(req.query.sentTo) : undefined;
+      res.setHeader('Cache-Control', 'no-store');
+      res.json({ code: code ?? null });
+    });
+  }
+
+  app.use((req, res) => {
+    if (wantsHtml(req)) return html(res, notFoundPage(req.user ?? null), 404);
+    hostProblem(res, 404, 'not_found', 'Not found.');
+  });
+  app.use(function hostErrorHandler(error: unknown, req: Request, res: Response, _next: NextFunction) {
+    const status = (error as { status?: unknown })?.status;
+    if (typeof status === 'number' && status >= 400 && status < 500) return hostProblem(res, status, 'invalid_request', 'The request is not valid.');
+    console.error('[example] unexpected error', req.method, req.path, error);
+    if (res.headersSent) return res.end();
+    hostProblem(res, 500, 'internal_error', 'Something went wrong.');
+  });
+
+  return {
+    app,
+    mfa,
+    async migrate() {
+      for (const run of migrations) await run();
+    },
+    async close() {
+      await knex.destroy();
+      await config.onClose?.();
+    },
+  };
+}
+
+function safeHost(origin: string): string | null {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return null;
+  }
+}
