@@ -1,0 +1,44 @@
+// Several named factors per user: listed, removable; removing the last one disables MFA.
+import { enrolTotp, setup, totpNow } from './support/harness';
+
+test('several named factors are listed; removing one keeps MFA on; removing the last disables it', async () => {
+  const h = setup();
+  const phone = await enrolTotp(h);
+  const tablet = await h.mfa.totp.enroll('alice', { label: 'Tablet' });
+  const confirmed = await h.mfa.totp.confirm('alice', tablet.factorId, await totpNow(tablet.secret, h.clock.now()));
+  expect(confirmed.ok && confirmed.backupCodes).toBeFalsy(); // only the first factor brings backup codes
+  h.clock.advance(30);
+  const listed = await h.mfa.factors.list('alice');
+  expect(listed.map((f) => [f.type, f.label])).toEqual([['totp', 'Phone'], ['totp', 'Tablet']]);
+  expect(JSON.stringify(listed)).not.toContain(phone.secret);
+
+  expect(await h.mfa.factors.remove('alice', tablet.factorId, { code: await totpNow(tablet.secret, h.clock.now()) })).toEqual({ ok: true, mfaDisabled: false });
+  expect((await h.mfa.status('alice'))).toMatchObject({ enabled: true, backupCodesRemaining: 10 });
+  h.clock.advance(30);
+  expect(await h.mfa.factors.remove('alice', phone.factorId, { code: await totpNow(phone.secret, h.clock.now()) })).toEqual({ ok: true, mfaDisabled: true });
+  expect(await h.mfa.status('alice')).toEqual({ enabled: false, factors: [], backupCodesRemaining: 0, trustedDevices: 0, locked: false });
+  expect(await h.store.getBackupCodes('alice')).toBeNull();
+  expect(await h.mfa.login.start('alice')).toEqual({ required: false, trustedDevice: false });
+  expect(h.events.filter((e) => e.type === 'factor.removed')).toHaveLength(2);
+  expect(h.events.some((e) => e.type === 'mfa.disabled')).toBe(true);
+});
+
+test("a user cannot remove another user's factor, confirm it, or see it", async () => {
+  const h = setup();
+  const alice = await enrolTotp(h, 'alice');
+  const bob = await enrolTotp(h, 'bob');
+  await expect(h.mfa.factors.remove('bob', alice.factorId, { code: await totpNow(bob.secret, h.clock.now()) })).rejects.toMatchObject({ code: 'not_enrolled' });
+  await expect(h.mfa.totp.confirm('bob', alice.factorId, '123456')).rejects.toMatchObject({ code: 'not_enrolled' });
+  expect((await h.mfa.factors.list('bob')).map((f) => f.id)).toEqual([bob.factorId]);
+});
+
+test('a confirmed factor cannot be confirmed again; a new enrolment replaces an unconfirmed one', async () => {
+  const h = setup();
+  const { factorId } = await enrolTotp(h);
+  await expect(h.mfa.totp.confirm('alice', factorId, '123456')).rejects.toMatchObject({ code: 'already_enrolled' });
+  const first = await h.mfa.totp.enroll('alice');
+  const second = await h.mfa.totp.enroll('alice');
+  expect(first.secret).not.toBe(second.secret);
+  const pending = (await h.store.listFactors('alice')).filter((f) => f.status === 'pending');
+  expect(pending.map((f) => f.id)).toEqual([second.factorId]);
+});
