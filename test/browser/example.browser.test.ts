@@ -264,6 +264,10 @@ describeBrowser('example app in Chromium', () => {
     await page.click('#step-up-form button[type=submit]');
     await page.waitForURL(`${base}/admin`);
     await expectText(page, 'h1', 'Admin area');
+    // secondfactor's router set the assertion as an HttpOnly cookie: the browser sends it, page script cannot read it.
+    const assertionCookie = (await context.cookies(base)).find((c) => c.name === 'sf_mfa');
+    expect(assertionCookie).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });
+    expect(await page.evaluate(() => document.cookie)).not.toContain('sf_mfa');
 
     // auth_time has whole-second precision and counts as fresh while (now − auth_time) ≤ maxAge: wait maxAge + 1 s.
     await page.waitForTimeout((STEP_UP_MAX_AGE + 1) * 1000 + 500);

@@ -1,6 +1,6 @@
 // examples/express-app/public/app.js
-// The pages' behaviour: small vanilla JS over the JSON API (the host's /login, /register, /logout,
-// /step-up and secondfactor's /mfa routes). No framework, no build step.
+// The pages' behaviour: small vanilla JS over the JSON API (the host's /login, /register, /logout
+// and secondfactor's /mfa routes). No framework, no build step.
 (function () {
   'use strict';
 
@@ -454,7 +454,7 @@
   // ---- step-up ----
   if (page === 'step-up') {
     onSubmit($('#step-up-form'), function (data) {
-      return api('POST', '/step-up', { code: String(data.get('code') || '').trim() })
+      return api('POST', '/mfa/step-up', { code: String(data.get('code') || '').trim() })
         .then(function () { location.href = props.next || '/'; });
     });
   }

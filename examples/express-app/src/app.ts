@@ -6,13 +6,12 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
 import { composeStores, createMfa, type CodeSender, type Mfa, type MfaStore } from '@secondfactor/core';
-import { mfaErrorHandler, mfaGate, mfaRouter, ProblemError, requireMfa } from '@secondfactor/express';
+import { clearAssertionCookie, mfaErrorHandler, mfaGate, mfaRouter, requireMfa } from '@secondfactor/express';
 import { knexStore, migrate as migrateMfa } from '@secondfactor/knex';
 import { redisStore } from '@secondfactor/redis';
 import type { DevSmsSender } from './dev-codes';
 import { adminPage, homePage, loginPage, notFoundPage, registerPage, secondFactorPage, settingsPage, stepUpPage } from './pages';
 import { createSessions, type Session } from './session';
-import { MFA_COOKIE, stepUpPageIfStale, wantsHtml } from './step-up-page';
 import { createUsers, migrateUsers, RegistrationError, type User } from './users';
 
 declare global {
@@ -50,7 +49,7 @@ export interface AppConfig {
   clock?: () => number;
   /** Seconds a second-factor verification stays fresh for /admin (default 300). */
   stepUpMaxAge?: number;
-  /** `Secure` cookies (and the `__Host-` trusted-device cookie). Default false: local http. */
+  /** `Secure` cookies (and the `__Host-` trusted-device and assertion cookies). Default false: local http. */
   secureCookies?: boolean;
   /** bcrypt cost for passwords and backup codes (default 10; tests use 4). */
   bcryptCost?: number;
@@ -69,9 +68,6 @@ export interface ExampleApp {
   close(): Promise<void>;
 }
 
-export { MFA_COOKIE };
-/** An MFA assertion as secondfactor hands it out (after /verify and step-up). */
-type Assertion = { assertion: string; expiresIn: number };
 const UNSAFE = /^(?:POST|PUT|PATCH|DELETE)$/;
 
 /** Problem document (RFC 9457) for the host's own JSON errors, in the same shape secondfactor uses. */
@@ -79,6 +75,9 @@ function hostProblem(res: Response, status: number, code: string, detail: string
   res.status(status).type('application/problem+json').setHeader('Cache-Control', 'no-store');
   res.end(JSON.stringify({ type: `urn:example:problem:${code}`, title: detail, status, code, detail, ...(field ? { field } : {}) }));
 }
+
+/** A top-level page load (GET preferring HTML over JSON): it gets a redirect or a page instead of a JSON error. */
+const wantsHtml = (req: Request): boolean => req.method === 'GET' && req.accepts(['json', 'html']) === 'html';
 
 /** Only local paths: no `//host`, no `\`, no scheme. */
 function safeNext(value: unknown, fallback = '/'): string {
@@ -161,23 +160,23 @@ export function createApp(config: AppConfig): ExampleApp {
 
   // --- secondfactor: begin
   const durable = knexStore(knex, { tablePrefix: 'mfa_' });
-  const store = config.store ?? (config.redis
-    ? composeStores({ durable, ephemeral: redisStore(config.redis, { keyPrefix: 'example:mfa:' }) }) : durable);
+  const ephemeral = config.redis ? redisStore(config.redis, { keyPrefix: 'example:mfa:' }) : undefined;
+  const store = config.store ?? (ephemeral ? composeStores({ durable, ephemeral }) : durable);
   migrations.push(() => migrateMfa(knex, { tablePrefix: 'mfa_' }));
-  const mfa = createMfa({ issuer, store, sms: config.sms, clock: now, backupCodes: { bcryptCost },
-    encryptionKeys: { current: 'k1', keys: { k1: keys.mfaEncryptionKey } }, signingKey: keys.mfaSigningKey });
-  const cookie = { secure: secureCookies }; // the trusted-device cookie
-  const mfaCookie = (res: Response, a: Assertion) => res.cookie(MFA_COOKIE, a.assertion, sessions.cookieOptions(a.expiresIn));
-  app.use('/mfa', mfaRouter(mfa, { cookie, getUserId: (req) => req.user?.id, getAccountName: (req) => req.user?.email,
+  const encryptionKeys = { current: 'k1', keys: { k1: keys.mfaEncryptionKey } };
+  const mfa = createMfa({ issuer, store, encryptionKeys, signingKey: keys.mfaSigningKey, sms: config.sms, clock: now, backupCodes: { bcryptCost } });
+  const cookie = { secure: secureCookies }; // trusted-device and assertion cookies: Secure and __Host- in production
+  const getUserId = (req: Request) => req.user?.id;
+  app.use('/mfa', mfaRouter(mfa, {
+    getUserId, cookie, assertionCookie: cookie,
+    getAccountName: (req) => req.user?.email,
     verifyPassword: (_req, userId, password) => users.checkPassword(userId, password),
-    onLoginComplete: (_req, res, info) => signIn(mfaCookie(res, info), info.userId, info.amr) }));
+    onLoginComplete: (_req, res, { userId, amr }) => signIn(res, userId, amr),
+  }));
   app.post('/login', checkPassword, mfaGate(mfa, { cookie }), issueHostSession);
-  app.post('/logout', (_req, res, next) => { res.clearCookie(MFA_COOKIE, sessions.cookieOptions()); next(); });
-  app.post('/step-up', requireLogin, async (req, res) => {
-    const r = await mfa.stepUp(req.user!.id, { code: req.body?.code }, { ip: req.ip, userAgent: req.get('user-agent') });
-    if (r.ok) mfaCookie(res, r).json({ ok: true }); else throw new ProblemError(r.reason, { retryAfter: r.retryAfter });
-  });
-  app.get('/admin', requireLogin, stepUpPageIfStale(mfa, maxAge), requireMfa(mfa, { maxAge, getUserId: (req) => req.user?.id }), adminHandler);
+  app.post('/logout', (_req, res, next) => { clearAssertionCookie(res, cookie); next(); });
+  const toStepUpPage = (req: Request, res: Response) => { if (wantsHtml(req)) res.redirect(303, `/step-up?next=${encodeURIComponent(req.originalUrl)}`); };
+  app.get('/admin', requireLogin, requireMfa(mfa, { maxAge, getUserId, assertionCookie: cookie, onRequired: toStepUpPage }), adminHandler);
   app.use(mfaErrorHandler());
   // --- secondfactor: end
 

@@ -200,6 +200,8 @@ describe('example app: secondfactor added', () => {
     const cookies = setCookies(verify);
     expect(cookies.session).toMatch(/HttpOnly/);
     expect(cookies.sf_mfa).toMatch(/HttpOnly/);
+    // Set by secondfactor's router (assertionCookie), living as long as the assertion.
+    expect(cookies.sf_mfa).toMatch(/^sf_mfa=[\w-]+\.[\w-]+\.[\w-]+; Max-Age=300; Path=\/; HttpOnly; SameSite=Lax$/);
     await h.agent.get('/settings').expect(200);
     // The challenge is single use.
     await json(h.agent, 'post', '/mfa/verify', { challengeToken: login.body.challengeToken, method: 'totp', code: totp(secret, h.clock.now()) }).expect(401);
@@ -281,19 +283,58 @@ describe('example app: secondfactor added', () => {
     const page = await h.agent.get('/step-up?next=%2Fadmin').expect(200);
     expect(page.text).toMatch(/Confirm it(&#39;|')s you/);
 
-    const wrong = await json(h.agent, 'post', '/step-up', { code: '000000' }).expect(401);
+    const wrong = await json(h.agent, 'post', '/mfa/step-up', { code: '000000' }).expect(401);
     expect(wrong.body.code).toBe('invalid_code');
-    await json(h.agent, 'post', '/step-up', { code: 12 }).expect(400);
-    const ok = await json(h.agent, 'post', '/step-up', { code: totp(secret, h.clock.now()) }).expect(200);
+    await json(h.agent, 'post', '/mfa/step-up', { code: 12 }).expect(400);
+    const ok = await json(h.agent, 'post', '/mfa/step-up', { code: totp(secret, h.clock.now()) }).expect(200);
     expect(setCookies(ok).sf_mfa).toMatch(/HttpOnly/);
+    expect(setCookies(ok).sf_mfa).toMatch(/; Max-Age=300; Path=\/; HttpOnly; SameSite=Lax$/);
     await h.agent.get('/admin').set('Accept', 'text/html').expect(200).expect(/Admin area/);
     // The same code cannot step up twice (replay).
-    await json(h.agent, 'post', '/step-up', { code: totp(secret, h.clock.now()) }).expect(401);
+    await json(h.agent, 'post', '/mfa/step-up', { code: totp(secret, h.clock.now()) }).expect(401);
 
     // Another user's fresh assertion does not open /admin for this session.
     await json(h.agent, 'post', '/logout');
     await registerAndLogin(h, 'mallory@example.com');
     await h.agent.get('/admin').set('Accept', 'application/json').expect(401);
+    await h.agent.get('/admin').set('Accept', 'text/html').expect(303).expect('Location', '/step-up?next=%2Fadmin');
+    // Step-up is secondfactor's route now: the host has no POST /step-up of its own.
+    await json(h.agent, 'post', '/step-up', { code: '123456' }).expect(404);
+  });
+
+  it('uses __Host- Secure cookies with secureCookies (production settings)', async () => {
+    const p = await start({ secureCookies: true });
+    try {
+      // A cookie jar by hand: supertest's agent does not send Secure cookies over plain http.
+      const jar = new Map<string, string>();
+      const send = (method: 'get' | 'post', url: string, body?: object) => {
+        const t = request(p.example.app)[method](url).set('Cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
+        return (body ? t.set('Content-Type', 'application/json').send(body) : t).then((res) => {
+          for (const [name, line] of Object.entries(setCookies(res))) {
+            const value = line.slice(name.length + 1, line.indexOf(';'));
+            if (value === '' || /Expires=Thu, 01 Jan 1970/.test(line)) jar.delete(name); else jar.set(name, value);
+          }
+          return res;
+        });
+      };
+      await send('post', '/register', { email: 'alice@example.com', password: PASSWORD }).then((r) => expect(r.status).toBe(201));
+      await send('post', '/login', { email: 'alice@example.com', password: PASSWORD });
+      const setup = (await send('post', '/mfa/totp/setup', {})).body as { factorId: string; secret: string };
+      await send('post', '/mfa/totp/confirm', { factorId: setup.factorId, code: totp(setup.secret, p.clock.now()) }).then((r) => expect(r.status).toBe(200));
+      p.clock.advance(30);
+      await send('post', '/logout', {});
+      const challenge = (await send('post', '/login', { email: 'alice@example.com', password: PASSWORD })).body as { challengeToken: string };
+      const verify = await send('post', '/mfa/verify', { challengeToken: challenge.challengeToken, method: 'totp', code: totp(setup.secret, p.clock.now()) });
+      expect(verify.status).toBe(200);
+      expect(setCookies(verify)['__Host-sf_mfa']).toMatch(/; Max-Age=300; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+      expect(setCookies(verify).sf_mfa).toBeUndefined();
+      expect((await send('get', '/admin')).status).toBe(200);
+      const logout = await send('post', '/logout', {});
+      expect(setCookies(logout)['__Host-sf_mfa']).toMatch(/^__Host-sf_mfa=; .*Expires=Thu, 01 Jan 1970.*; HttpOnly; Secure; SameSite=Lax$/);
+      expect(jar.has('__Host-sf_mfa')).toBe(false);
+    } finally {
+      await p.example.close();
+    }
   });
 
   it('regenerates backup codes and removes factors only with a current code', async () => {

@@ -1,10 +1,11 @@
 // packages/express/src/cookies.ts
-// The trusted-device cookie: its resolved name and attributes (HttpOnly, Secure, SameSite,
-// `__Host-` prefix), a Set-Cookie serializer and a Cookie-header reader. Written here rather than
-// taken from a cookie library so the package stays CommonJS-loadable everywhere (Jest included)
-// and the attributes are exactly the ones the security requirements ask for.
+// The trusted-device and assertion cookies: their resolved names and attributes (HttpOnly,
+// Secure, SameSite, `__Host-` prefix), Set-Cookie serializers and a Cookie-header reader.
+// Written here rather than taken from a cookie library so the package stays CommonJS-loadable
+// everywhere (Jest included) and the attributes are exactly the ones the security requirements
+// ask for.
 import type { Request } from 'express';
-import type { TrustedDeviceCookieOptions } from './types';
+import type { AssertionCookieOptions, TrustedDeviceCookieOptions } from './types';
 import { checkKnownKeys, configError } from './options';
 
 /** RFC 6265 token characters, for cookie names. */
@@ -20,28 +21,63 @@ export interface ResolvedCookie {
   sameSite: 'Lax' | 'Strict' | 'None';
 }
 
-/** Validates the cookie options once (at factory time) and resolves the defaults. */
-export function resolveTrustedDeviceCookie(options: TrustedDeviceCookieOptions | undefined, where: string): ResolvedCookie {
-  const o = options ?? {};
-  checkKnownKeys(o, ['name', 'secure', 'path', 'sameSite'], `${where} option \`cookie\``);
-  if (o.secure !== undefined && typeof o.secure !== 'boolean') throw configError(where, 'cookie.secure', 'must be a boolean');
+interface CookieSpec {
+  /** The option's name in error messages: `cookie` or `assertionCookie`. */
+  option: string;
+  defaultName: string;
+  /** Accepted keys (`path` only for the trusted-device cookie). */
+  keys: readonly string[];
+  sameSites: readonly ('lax' | 'strict' | 'none')[];
+}
+
+const TRUSTED_DEVICE: CookieSpec = { option: 'cookie', defaultName: 'sf_td', keys: ['name', 'secure', 'path', 'sameSite'], sameSites: ['lax', 'strict', 'none'] };
+const ASSERTION: CookieSpec = { option: 'assertionCookie', defaultName: 'sf_mfa', keys: ['name', 'secure', 'sameSite'], sameSites: ['lax', 'strict'] };
+
+/** The default assertion cookie names: with `secure` (the default), and with `secure: false`. */
+export const DEFAULT_ASSERTION_COOKIE_NAMES = ['__Host-sf_mfa', 'sf_mfa'] as const;
+
+/** Validates cookie options once (at factory time) and resolves the defaults. */
+function resolveCookie(options: unknown, where: string, spec: CookieSpec): ResolvedCookie {
+  const o = (options ?? {}) as { name?: unknown; secure?: unknown; path?: unknown; sameSite?: unknown };
+  const opt = spec.option;
+  checkKnownKeys(o, spec.keys, `${where} option \`${opt}\``);
+  if (o.secure !== undefined && typeof o.secure !== 'boolean') throw configError(where, `${opt}.secure`, 'must be a boolean');
   const secure = o.secure !== false;
-  const base = o.name ?? 'sf_td';
-  if (typeof base !== 'string' || !NAME.test(base) || base.length > 64) throw configError(where, 'cookie.name', 'must be a cookie name of token characters');
+  const base = o.name ?? spec.defaultName;
+  if (typeof base !== 'string' || !NAME.test(base) || base.length > 64) throw configError(where, `${opt}.name`, 'must be a cookie name of token characters');
   const path = o.path ?? '/';
-  if (typeof path !== 'string' || !PATH.test(path)) throw configError(where, 'cookie.path', 'must be a path starting with "/"');
-  if (secure && path !== '/') throw configError(where, 'cookie.path', 'must be "/" when cookie.secure is true (the __Host- prefix requires it)');
+  if (typeof path !== 'string' || !PATH.test(path)) throw configError(where, `${opt}.path`, 'must be a path starting with "/"');
+  if (secure && path !== '/') throw configError(where, `${opt}.path`, `must be "/" when ${opt}.secure is true (the __Host- prefix requires it)`);
   const sameSite = o.sameSite ?? 'lax';
-  if (sameSite !== 'lax' && sameSite !== 'strict' && sameSite !== 'none') throw configError(where, 'cookie.sameSite', 'must be "lax", "strict" or "none"');
-  if (sameSite === 'none' && !secure) throw configError(where, 'cookie.sameSite', '"none" requires cookie.secure');
+  if (!spec.sameSites.includes(sameSite as 'lax')) {
+    const allowed = spec.sameSites.map((v) => `"${v}"`);
+    throw configError(where, `${opt}.sameSite`, `must be ${allowed.slice(0, -1).join(', ')} or ${allowed.at(-1)}`);
+  }
+  if (sameSite === 'none' && !secure) throw configError(where, `${opt}.sameSite`, `"none" requires ${opt}.secure`);
   const prefixed = base.startsWith('__Host-') || base.startsWith('__Secure-');
-  if (!secure && prefixed) throw configError(where, 'cookie.name', 'must not start with __Host- or __Secure- when cookie.secure is false');
+  if (!secure && prefixed) throw configError(where, `${opt}.name`, `must not start with __Host- or __Secure- when ${opt}.secure is false`);
   return {
     name: secure && !prefixed ? `__Host-${base}` : base,
     secure,
     path,
     sameSite: sameSite === 'lax' ? 'Lax' : sameSite === 'strict' ? 'Strict' : 'None',
   };
+}
+
+/** The trusted-device cookie (option `cookie` of mfaRouter() and mfaGate()). */
+export function resolveTrustedDeviceCookie(options: TrustedDeviceCookieOptions | undefined, where: string): ResolvedCookie {
+  return resolveCookie(options, where, TRUSTED_DEVICE);
+}
+
+/**
+ * The assertion cookie (option `assertionCookie`): `null` when off (`undefined` or `false`),
+ * the defaults for `true`.
+ */
+export function resolveAssertionCookie(options: boolean | AssertionCookieOptions | undefined, where: string): ResolvedCookie | null {
+  if (options === undefined || options === false) return null;
+  if (options === true) return resolveCookie({}, where, ASSERTION);
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw configError(where, 'assertionCookie', 'must be a boolean or an object');
+  return resolveCookie(options, where, ASSERTION);
 }
 
 /** A `Set-Cookie` value for `name=value` with the resolved attributes. */
@@ -53,8 +89,32 @@ export function serializeCookie(cookie: ResolvedCookie, value: string, maxAgeSec
   return parts.join('; ');
 }
 
+/** A `Set-Cookie` value that removes the cookie (empty value, expired, same attributes). */
+export function serializeExpiredCookie(cookie: ResolvedCookie): string {
+  const parts = [`${cookie.name}=`, `Path=${cookie.path}`, 'Expires=Thu, 01 Jan 1970 00:00:00 GMT', 'Max-Age=0', 'HttpOnly'];
+  if (cookie.secure) parts.push('Secure');
+  parts.push(`SameSite=${cookie.sameSite}`);
+  return parts.join('; ');
+}
+
+/** What `appendSetCookie` needs of a response (an Express or a plain Node response). */
+type HeaderTarget = { getHeader(name: string): unknown; setHeader(name: string, value: string[]): unknown };
+
+/**
+ * Removes the assertion cookie, for your logout route. Give it the same `assertionCookie` value
+ * as `mfaRouter()` and `requireMfa()` (default: the router's default, `__Host-sf_mfa`); with
+ * `false` it does nothing. Other cookies on the response are kept.
+ *
+ * @example
+ * app.post('/logout', (req, res) => { clearAssertionCookie(res, { secure: false }); endSession(req, res); });
+ */
+export function clearAssertionCookie(res: HeaderTarget, options: boolean | AssertionCookieOptions = true): void {
+  const cookie = resolveAssertionCookie(options, 'clearAssertionCookie()');
+  if (cookie) appendSetCookie(res, serializeExpiredCookie(cookie));
+}
+
 /** Adds a Set-Cookie header without dropping any the host set. */
-export function appendSetCookie(res: { getHeader(name: string): unknown; setHeader(name: string, value: string[]): unknown }, value: string): void {
+export function appendSetCookie(res: HeaderTarget, value: string): void {
   const current = res.getHeader('Set-Cookie');
   const list = current === undefined ? [] : Array.isArray(current) ? current.map(String) : [String(current)];
   res.setHeader('Set-Cookie', [...list, value]);

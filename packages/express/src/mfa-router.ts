@@ -5,7 +5,7 @@
 // getUserId; every answer is `Cache-Control: no-store`; errors are problem+json.
 import express, { type Request, type Response, type Router } from 'express';
 import { normalizeEmail, normalizePhone, type Mfa, type OobApi } from '@secondfactor/core';
-import { appendSetCookie, readCookie, resolveTrustedDeviceCookie, serializeCookie } from './cookies';
+import { appendSetCookie, readCookie, resolveAssertionCookie, resolveTrustedDeviceCookie, serializeCookie } from './cookies';
 import { optionalBoolean, optionalString, requiredString, routeId } from './fields';
 import { CORE_PROOF_MAX_AGE_SECONDS, freshProofOf, type ProofSettings } from './fresh-proof';
 import { handleAsyncErrors } from './handle-async';
@@ -16,7 +16,7 @@ import { contextOf, resolveUserId } from './request-context';
 import type { MfaRouterOptions } from './types';
 
 const WHERE = 'mfaRouter()';
-const KNOWN_OPTIONS = ['getUserId', 'onLoginComplete', 'verifyPassword', 'getAccountName', 'cookie', 'maxAgeForProofSeconds', 'onError'];
+const KNOWN_OPTIONS = ['getUserId', 'onLoginComplete', 'verifyPassword', 'getAccountName', 'cookie', 'assertionCookie', 'maxAgeForProofSeconds', 'onError'];
 
 type RouteHandler = (req: Request, res: Response) => Promise<void>;
 
@@ -48,10 +48,16 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
   checkSeconds(options.maxAgeForProofSeconds, WHERE, 'maxAgeForProofSeconds', 1, CORE_PROOF_MAX_AGE_SECONDS);
   const { getUserId, onLoginComplete, verifyPassword, getAccountName, onError } = options;
   const cookie = resolveTrustedDeviceCookie(options.cookie, WHERE);
+  const assertionCookie = resolveAssertionCookie(options.assertionCookie, WHERE);
   const maxAgeSeconds = options.maxAgeForProofSeconds ?? CORE_PROOF_MAX_AGE_SECONDS;
   const proof = (action: string, allowPassword = false): ProofSettings => ({ action, allowPassword, verifyPassword, maxAgeSeconds });
 
   const router = express.Router();
+
+  /** With `assertionCookie`: the assertion as an HttpOnly cookie that lives as long as the assertion. */
+  const setAssertionCookie = (res: Response, assertion: string, expiresIn: number) => {
+    if (assertionCookie) appendSetCookie(res, serializeCookie(assertionCookie, assertion, expiresIn));
+  };
 
   /** A route: no-store, async errors to the router's error handler; keeps the handler's name. */
   const route = (fn: RouteHandler) => {
@@ -154,8 +160,9 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
     const trustDevice = optionalBoolean(body, 'trustDevice');
     const r = await mfa.login.verify(challengeToken, { method, code, ...(trustDevice === undefined ? {} : { trustDevice }) }, contextOf(req));
     if (!r.ok) throw failureProblem(r);
-    // The cookie goes out before the host completes the login, whatever the host sends.
+    // The cookies go out before the host completes the login, whatever the host sends.
     if (r.trustedDevice) appendSetCookie(res, serializeCookie(cookie, r.trustedDevice.token, r.trustedDevice.maxAgeSeconds));
+    setAssertionCookie(res, r.assertion, r.expiresIn);
     if (onLoginComplete) {
       await onLoginComplete(req, res, { userId: r.userId, amr: r.amr, assertion: r.assertion, expiresIn: r.expiresIn });
       if (!res.headersSent) res.status(204).end();
@@ -172,6 +179,7 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
     const code = requiredString(body, 'code');
     const r = await mfa.stepUp(userId, { code }, contextOf(req));
     if (!r.ok) throw failureProblem(r);
+    setAssertionCookie(res, r.assertion, r.expiresIn);
     res.status(200).json({ accessToken: r.assertion, tokenType: 'Bearer', expiresIn: r.expiresIn });
   }));
 

@@ -88,8 +88,19 @@ export function invalidRequest(field: string, detail: string): ProblemError {
   return new ProblemError('invalid_request', { field, detail });
 }
 
-/** The problem for one of core's verification failures (`{ok: false, reason}`). */
+/**
+ * The problem for one of core's failure results (`{ok: false, reason, retryAfter?}`), exactly as
+ * the router answers it: throw it (with `mfaErrorHandler()` installed) or `sendProblem(res, it)`.
+ *
+ * @example
+ * const r = await mfa.stepUp(userId, { code }, { ip: req.ip });
+ * if (!r.ok) return sendProblem(res, failureProblem(r)); // e.g. 401 invalid_code, 429 with Retry-After
+ */
 export function failureProblem(f: Failure): ProblemError {
+  const reason = (f as { reason?: unknown } | null)?.reason;
+  if (typeof reason !== 'string' || !Object.prototype.hasOwnProperty.call(CODES, reason)) {
+    throw new TypeError('secondfactor: failureProblem() expects a failure result of core ({ok: false, reason})');
+  }
   return new ProblemError(f.reason, f.retryAfter === undefined ? {} : { retryAfter: f.retryAfter });
 }
 

@@ -1,21 +1,36 @@
 // packages/express/src/require-mfa.ts
 // requireMfa(): the step-up guard for protected routes. Passes a valid MFA assertion (Bearer
 // header or cookie) whose auth_time is within maxAge and sets the typed `req.mfa`; otherwise
-// answers 401 with the RFC 9470 challenge. Login challenge tokens are never accepted: they are
-// not assertions (distinct type and audience).
-import type { RequestHandler } from 'express';
+// answers 401 with the RFC 9470 challenge, or hands the refusal to the host's `onRequired`.
+// Login challenge tokens are never accepted: they are not assertions (distinct type and audience).
+import type { NextFunction, RequestHandler } from 'express';
 import type { Mfa } from '@secondfactor/core';
-import { readCookie } from './cookies';
+import { DEFAULT_ASSERTION_COOKIE_NAMES, readCookie, resolveAssertionCookie } from './cookies';
 import { bearerToken } from './fresh-proof';
 import { handleAsyncErrors } from './handle-async';
 import { checkFunction, checkKnownKeys, checkMfa, checkSeconds, configError } from './options';
 import { problem, sendProblem } from './problem';
 import { resolveUserId } from './request-context';
-import type { RequireMfaOptions } from './types';
+import type { MfaRequiredInfo, RequireMfaOptions } from './types';
 
 const WHERE = 'requireMfa()';
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/;
 const DESCRIPTION = 'A recent second-factor verification is required';
+type Reason = MfaRequiredInfo['reason'];
+/** With several tokens, the reason of the one closest to passing is reported. */
+const RANK: Record<Reason, number> = { missing: 0, invalid: 1, other_user: 2, stale: 3 };
+
+/** The cookie names to read: `cookieName`, the resolved `assertionCookie`, or both default names. */
+function cookieNamesOf(options: RequireMfaOptions): readonly string[] {
+  if (options.cookieName !== undefined) {
+    if (options.assertionCookie !== undefined) throw configError(WHERE, 'cookieName', 'cannot be combined with assertionCookie (give one of them)');
+    if (typeof options.cookieName !== 'string' || !COOKIE_NAME.test(options.cookieName)) throw configError(WHERE, 'cookieName', 'must be a cookie name of token characters');
+    return [options.cookieName];
+  }
+  if (options.assertionCookie === undefined) return DEFAULT_ASSERTION_COOKIE_NAMES;
+  const cookie = resolveAssertionCookie(options.assertionCookie, WHERE);
+  return cookie ? [cookie.name] : [];
+}
 
 /**
  * @example
@@ -23,29 +38,55 @@ const DESCRIPTION = 'A recent second-factor verification is required';
  */
 export function requireMfa(mfa: Mfa, options: RequireMfaOptions = {}): RequestHandler {
   checkMfa(mfa, WHERE);
-  checkKnownKeys(options, ['maxAge', 'getUserId', 'cookieName'], `${WHERE} options`);
+  checkKnownKeys(options, ['maxAge', 'getUserId', 'assertionCookie', 'cookieName', 'onRequired'], `${WHERE} options`);
   checkSeconds(options.maxAge, WHERE, 'maxAge', 1, 86_400);
   checkFunction(options.getUserId, WHERE, 'getUserId');
-  const cookieName = options.cookieName ?? 'sf_mfa';
-  if (typeof cookieName !== 'string' || !COOKIE_NAME.test(cookieName)) throw configError(WHERE, 'cookieName', 'must be a cookie name of token characters');
-  const { maxAge, getUserId } = options;
+  checkFunction(options.onRequired, WHERE, 'onRequired');
+  const cookieNames = cookieNamesOf(options);
+  const { maxAge, getUserId, onRequired } = options;
   const verifyOptions = maxAge === undefined ? {} : { maxAgeSeconds: maxAge };
   const wwwAuthenticate = `Bearer error="insufficient_user_authentication", error_description="${DESCRIPTION}"${maxAge === undefined ? '' : `, max_age=${maxAge}`}`;
   const refusal = problem('mfa_required', { status: 401, detail: `${DESCRIPTION}.`, ...(maxAge === undefined ? {} : { maxAge }) });
 
   return handleAsyncErrors(async function requireMfaMiddleware(req, res, next) {
-    const candidates = [bearerToken(req), readCookie(req, cookieName)].filter((t): t is string => t !== undefined);
-    let hostUser: string | undefined | null = null;
-    for (const token of candidates) {
+    const tokens = [bearerToken(req), ...cookieNames.map((name) => readCookie(req, name))].filter((t): t is string => t !== undefined);
+    let hostUser: string | undefined | null = null; // null: not asked yet
+    const isHostUser = async (userId: string) => {
+      if (!getUserId) return true;
+      if (hostUser === null) hostUser = await resolveUserId(getUserId, req, res);
+      return hostUser === userId;
+    };
+    let reason: Reason = 'missing';
+    const note = (r: Reason) => {
+      if (RANK[r] > RANK[reason]) reason = r;
+    };
+    for (const token of new Set(tokens)) {
       const r = await mfa.assertions.verify(token, verifyOptions);
-      if (!r.ok) continue;
-      if (getUserId) {
-        if (hostUser === null) hostUser = await resolveUserId(getUserId, req, res);
-        if (hostUser !== r.userId) continue;
+      if (r.ok) {
+        if (await isHostUser(r.userId)) {
+          req.mfa = { userId: r.userId, amr: [...r.amr], authTime: r.authTime };
+          next();
+          return;
+        }
+        note('other_user');
+      } else if (r.reason === 'stale') {
+        // Whose is it? A stale assertion of another user is `other_user`, not `stale`.
+        const any = getUserId ? await mfa.assertions.verify(token) : r;
+        note(any.ok && !(await isHostUser(any.userId)) ? 'other_user' : 'stale');
+      } else {
+        note('invalid');
       }
-      req.mfa = { userId: r.userId, amr: [...r.amr], authTime: r.authTime };
-      next();
-      return;
+    }
+
+    if (onRequired) {
+      let passedOn = false;
+      const onward = ((error?: unknown) => {
+        passedOn = true;
+        next(error);
+      }) as NextFunction;
+      await onRequired(req, res, onward, { reason, ...(maxAge === undefined ? {} : { maxAge }) });
+      // Fail closed: a hook that neither answered nor passed the request on gets the default answer.
+      if (passedOn || res.headersSent || res.writableEnded) return;
     }
     sendProblem(res, refusal, { 'WWW-Authenticate': wwwAuthenticate });
   });

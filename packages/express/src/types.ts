@@ -1,6 +1,6 @@
 // packages/express/src/types.ts
 // Public option types of the Express integration, and the typed `req.mfa` set by requireMfa().
-import type { Request, Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 
 /**
  * Returns the signed-in host user of this request (from the host's own session or token), or
@@ -42,6 +42,22 @@ export interface TrustedDeviceCookieOptions {
   sameSite?: 'lax' | 'strict' | 'none';
 }
 
+/**
+ * The HttpOnly cookie that carries the MFA assertion to `requireMfa()` (option `assertionCookie`
+ * of `mfaRouter()`, `requireMfa()` and `clearAssertionCookie()`). Give all of them the same value.
+ */
+export interface AssertionCookieOptions {
+  /**
+   * Base name (default `sf_mfa`). With `secure` the `__Host-` prefix is added, so the default
+   * cookie is `__Host-sf_mfa`.
+   */
+  name?: string;
+  /** `Secure` attribute and `__Host-` prefix (default `true`). Set `false` only for local http. */
+  secure?: boolean;
+  /** `SameSite` attribute (default `lax`). */
+  sameSite?: 'lax' | 'strict';
+}
+
 /** What `onLoginComplete` receives after a successful `POST /verify`. */
 export interface LoginCompleteInfo {
   userId: string;
@@ -67,6 +83,14 @@ export interface MfaRouterOptions {
   getAccountName?: (req: Request, userId: string) => string | undefined | Promise<string | undefined>;
   /** The trusted-device cookie; pass the same value to `mfaGate()`. */
   cookie?: TrustedDeviceCookieOptions;
+  /**
+   * Off by default. When on, `POST /verify` (before `onLoginComplete` runs) and `POST /step-up`
+   * also set the MFA assertion as an HttpOnly cookie (`Max-Age` = the assertion's lifetime,
+   * `Path=/`), for browser apps guarded by `requireMfa()`. `true` means the defaults
+   * (`__Host-sf_mfa`, Secure, SameSite=Lax). Pass the same value to `requireMfa()` and
+   * `clearAssertionCookie()`.
+   */
+  assertionCookie?: boolean | AssertionCookieOptions;
   /** How old an assertion (Bearer or `{assertion}`) may be to count as fresh proof (seconds, default 300, at most 300). */
   maxAgeForProofSeconds?: number;
   /** Called with unexpected errors (answered `500`) and infrastructure failures (`502`/`503`), for logging. */
@@ -93,11 +117,41 @@ export interface MfaChallenge {
   expiresAt: string;
 }
 
+/** Why `requireMfa()` refused a request (what `onRequired` receives). */
+export interface MfaRequiredInfo {
+  /**
+   * - `missing`: no assertion at all (no Bearer header, no assertion cookie);
+   * - `invalid`: not a valid assertion (bad signature, expired, a challenge or host token, …);
+   * - `stale`: a valid assertion of this user whose `auth_time` is older than `maxAge`;
+   * - `other_user`: a valid assertion of another user than `getUserId` returns.
+   *
+   * With several tokens (Bearer header and cookie), the one closest to passing decides:
+   * `stale`, then `other_user`, then `invalid`.
+   */
+  reason: 'missing' | 'invalid' | 'stale' | 'other_user';
+  /** The `maxAge` option, when set. */
+  maxAge?: number;
+}
+
 export interface RequireMfaOptions {
   /** Maximum age of the second-factor verification (`auth_time`), in seconds. */
   maxAge?: number;
   /** When given, the assertion's user must be this request's host user. */
   getUserId?: GetUserId;
-  /** Cookie that may carry the assertion (default `sf_mfa`); the `Authorization: Bearer` header is always read. */
+  /**
+   * The assertion cookie to read: the same value as `mfaRouter()`'s `assertionCookie`
+   * (`true` reads `__Host-sf_mfa`, `{secure: false}` reads `sf_mfa`, `false` reads no cookie).
+   * Without it (and without `cookieName`) both default names, `__Host-sf_mfa` and `sf_mfa`, are
+   * read. The `Authorization: Bearer` header is always read.
+   */
+  assertionCookie?: boolean | AssertionCookieOptions;
+  /** The exact name of the cookie to read instead (not together with `assertionCookie`). */
   cookieName?: string;
+  /**
+   * Answers a refused request instead of the default `401` (RFC 9470 `WWW-Authenticate` and a
+   * problem document), for example by redirecting a browser to your step-up page. If it returns
+   * (or its promise settles) without answering and without calling `next`, the default `401` is
+   * sent. Calling `next()` lets the request through WITHOUT `req.mfa`: do that only on purpose.
+   */
+  onRequired?: (req: Request, res: Response, next: NextFunction, info: MfaRequiredInfo) => void | Promise<void>;
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import type { ValidateFunction } from 'ajv';
 import { parse } from 'yaml';
-import { challengeFor, enrolTotpOverHttp, hostApp, nextCode, oathtool, type Host, type Recorded } from './support/host-app';
+import { challengeFor, enrolTotpOverHttp, hostApp, nextCode, oathtool, setCookies, type Host, type Recorded } from './support/host-app';
 import { wholeFlow } from './support/whole-flow';
 
 type Json = Record<string, unknown>;
@@ -231,7 +231,17 @@ async function failureBattery(): Promise<Host[]> {
   await down.call('post', '/mfa/verify', { body: { challengeToken: downToken, method: 'totp', code: '123456' } });
   await down.call('post', '/mfa/challenge/sms', { body: { challengeToken: downToken } });
   await down.call('post', '/mfa/challenge/email', { body: { challengeToken: downToken } });
-  return [host, crashing, silent, noProvider, down];
+
+  // The assertion cookie (router option assertionCookie) on /verify and /step-up, read by requireMfa.
+  const withCookie = hostApp({ router: { assertionCookie: true } });
+  const w = await enrolTotpOverHttp(withCookie, 'alice');
+  const verified = await withCookie.call('post', '/mfa/verify', { body: { challengeToken: await challengeFor(withCookie, 'alice'), method: 'totp', code: nextCode(withCookie, w.secret), trustDevice: true } });
+  expect(setCookies(verified).map((c) => c.split('=')[0])).toEqual(['__Host-sf_td', '__Host-sf_mfa']);
+  const steppedUp = await withCookie.call('post', '/mfa/step-up', { user: 'alice', body: { code: nextCode(withCookie, w.secret) } });
+  expect(setCookies(steppedUp).map((c) => c.split('=')[0])).toEqual(['__Host-sf_mfa']);
+  withCookie.clock.advance(61);
+  await withCookie.call('get', '/admin', { user: 'alice', headers: { Cookie: setCookies(verified)[1]!.split(';')[0]! } });
+  return [host, crashing, silent, noProvider, down, withCookie];
 }
 
 describe('docs/openapi.yaml', () => {

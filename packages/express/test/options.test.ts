@@ -13,7 +13,10 @@ const getUserId = (req: Request) => req.get('x-user');
 
 test('the package exports the documented API', () => {
   expect(Object.keys(pkg).sort()).toEqual(
-    ['PROBLEM_STATUS', 'ProblemError', 'handleAsyncErrors', 'mfaErrorHandler', 'mfaGate', 'mfaRouter', 'problem', 'problemForError', 'requireMfa', 'sendProblem'].sort(),
+    [
+      'PROBLEM_STATUS', 'ProblemError', 'clearAssertionCookie', 'failureProblem', 'handleAsyncErrors', 'mfaErrorHandler', 'mfaGate', 'mfaRouter', 'problem',
+      'problemForError', 'requireMfa', 'sendProblem',
+    ].sort(),
   );
   expect(mfaRouter(mfa, { getUserId }).name).toBe('router');
   expect(mfaGate(mfa).name).toBe('mfaGateMiddleware');
