@@ -535,3 +535,51 @@ describeWithService('PostgreSQL and Redis', `${POSTGRES_URL} + ${REDIS_URL}`)('e
     }
   });
 });
+
+describe('example app: nothing secret reaches the logs or later responses (SEC-01, SEC-05)', () => {
+  it('a full flow writes no secret, code, token or password to stdout/stderr/console, and no later response repeats the secret', async () => {
+    const logged: string[] = [];
+    const capture = (chunk: unknown) => { logged.push(String(chunk)); return true; };
+    const spies = [
+      jest.spyOn(process.stdout, 'write').mockImplementation(capture as never),
+      jest.spyOn(process.stderr, 'write').mockImplementation(capture as never),
+      ...(['log', 'info', 'warn', 'error', 'debug'] as const).map((m) => jest.spyOn(console, m).mockImplementation((...a: unknown[]) => { logged.push(a.map(String).join(' ')); })),
+    ];
+    const sms = devSmsSender((line) => logged.push(line));
+    const h = await start({ sms });
+    const secrets: string[] = [PASSWORD];
+    const laterBodies: string[] = [];
+    try {
+      await registerAndLogin(h);
+      const { secret, backupCodes } = await enableTotp(h);
+      secrets.push(secret, ...backupCodes);
+      await json(h.agent, 'post', '/logout').expect(200);
+      const c1 = await loginChallenge(h);
+      secrets.push(c1.challengeToken);
+      const code = totp(secret, h.clock.now());
+      secrets.push(code);
+      const wrong = await json(h.agent, 'post', '/mfa/verify', { challengeToken: c1.challengeToken, method: 'totp', code: code === '000000' ? '111111' : '000000' });
+      laterBodies.push(wrong.text);
+      const ok = await json(h.agent, 'post', '/mfa/verify', { challengeToken: c1.challengeToken, method: 'totp', code, trustDevice: true }).expect(200);
+      laterBodies.push(ok.text);
+      for (const c of (ok.headers['set-cookie'] as unknown as string[]) ?? []) secrets.push(c.split(';')[0]!.split('=').slice(1).join('='));
+      const replay = await json(h.agent, 'post', '/mfa/step-up', { code });
+      laterBodies.push(replay.text);
+      const status = await h.agent.get('/mfa/status').expect(200);
+      laterBodies.push(status.text);
+      const settings = await h.agent.get('/settings');
+      laterBodies.push(settings.text);
+      const phone = await json(h.agent, 'post', '/mfa/sms/setup', { phone: '+14155550123', code: backupCodes[0] });
+      laterBodies.push(phone.text);
+      const devCode = sms.lastCodeFor('+1 ••• ••• 0123');
+      if (devCode) secrets.push(devCode);
+    } finally {
+      for (const s of spies) s.mockRestore();
+      h.example.close();
+    }
+    const everything = logged.join('\n');
+    for (const s of secrets.filter((x) => x && x.length >= 6)) expect(everything).not.toContain(s);
+    for (const body of laterBodies) expect(body).not.toContain(secrets[1]!); // the TOTP secret is never shown again
+    expect(logged.some((l) => /code sent to \+1 ••• ••• 0123/.test(l))).toBe(true); // the capture really saw the sender's line
+  });
+});
