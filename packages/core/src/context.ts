@@ -2,7 +2,7 @@
 // The engine's shared parts, built once by createMfa from validated options.
 import { createAssertionSigner, type AssertionSigner } from './assertions';
 import { createAttemptLimiter, type AttemptLimiter } from './attempts';
-import { base64UrlEncode, hashToken, hmacSha256, utf8 } from './crypto';
+import { base64UrlEncode, hashToken, hmacSha256 } from './crypto';
 import { MfaError } from './errors';
 import type { MfaEvent, RequestContext } from './events';
 import type { ResolvedOptions } from './options';
@@ -58,4 +58,3 @@ export function createEngineContext(o: ResolvedOptions): EngineContext {
   };
 }
 
-export { utf8 };

@@ -407,10 +407,7 @@ export function createMfa(options: MfaOptions): Mfa {
           if (!outcome.ok && n >= o.challenge.maxAttempts) await store.takeChallenge(id);
           return outcome;
         });
-        if (!r.ok) {
-          // A challenge that was just ended reports itself as expired from now on.
-          return r;
-        }
+        if (!r.ok) return r;
         // Single use: of concurrent successes, only the request that deletes the challenge logs in.
         if (!(await store.takeChallenge(id))) return failure('challenge_expired');
         const factorType = method === 'backup_code' ? backupCodeMethod : types[method]!;
