@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import Knex, { type Knex as KnexType } from 'knex';
 import Redis from 'ioredis';
 import { migrate, rollback } from '@secondfactor/knex';
+import { deleteKeysWithPrefix } from '../support/redis';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -69,19 +70,7 @@ export async function freshNamespace(databaseUrl: string, redisUrl: string) {
     async cleanup() {
       await rollback(db, { tablePrefix });
       await db.destroy();
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 500);
-        cursor = next;
-        if (keys.length) await redis.del(...keys);
-      } while (cursor !== '0');
-      // Hash-tagged keys start with "{"; match the prefix inside the tag too.
-      cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `*${keyPrefix}*`, 'COUNT', 500);
-        cursor = next;
-        if (keys.length) await redis.del(...keys);
-      } while (cursor !== '0');
+      await deleteKeysWithPrefix(redis, keyPrefix);
       await redis.quit();
     },
   };

@@ -7,6 +7,7 @@ import { composeStores, memoryStore } from '@secondfactor/core';
 import { runStoreConformance } from '@secondfactor/core/testing';
 import { knexStore, migrate, rollback } from '@secondfactor/knex';
 import { redisStore } from '@secondfactor/redis';
+import { deleteKeysWithPrefix } from '../support/redis';
 import { describeWithServices, POSTGRES_URL, REDIS_URL } from '../support/services';
 
 runStoreConformance('composeStores(memory, memory)', () => ({
@@ -27,12 +28,7 @@ describeWithServices([['PostgreSQL', POSTGRES_URL], ['Redis', REDIS_URL]])('comp
       async cleanup() {
         await rollback(db, { tablePrefix });
         await db.destroy();
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 500);
-          cursor = next;
-          if (keys.length) await redis.del(...keys);
-        } while (cursor !== '0');
+        await deleteKeysWithPrefix(redis, keyPrefix);
         await redis.quit();
       },
     };
