@@ -38,7 +38,7 @@ async function startServer() {
   app.post('/bare', (req, res) => res.json({ ok: true }));
   app.use('/mfa', mfaRouter(mfa, { getUserId: (req) => req.get('x-user-id'), cookie: { secure: false } }));
   app.post('/login', (req, res, next) => { res.locals.userId = req.body.userId; next(); }, mfaGate(mfa), (req, res) => res.json({ session: 'x' }));
-  app.get('/admin', requireMfa(mfa, { maxAge: 3600 }), (req, res) => res.json({ ok: true }));
+  app.get('/admin', requireMfa(mfa, { maxAge: 3600, getUserId: (req) => req.get('x-user-id') }), (req, res) => res.json({ ok: true }));
   app.use(mfaErrorHandler());
 
   const server = await new Promise((r) => { const s = app.listen(0, '127.0.0.1', () => r(s)); });

@@ -12,7 +12,7 @@ const mfa = createMfa({ issuer: 'Fmt', store: memoryStore(), encryptionKeys: { c
 const app = express();
 app.use('/mfa', mfaRouter(mfa, { getUserId: () => 'u1' }));
 app.post('/login', (req, res, next) => { res.locals.userId = 'u1'; next(); }, mfaGate(mfa), (req, res) => res.json({ session: true }));
-app.get('/admin', requireMfa(mfa), (req, res) => res.json({ ok: true }));
+app.get('/admin', requireMfa(mfa, { getUserId: () => 'u1' }), (req, res) => res.json({ ok: true }));
 const server = app.listen(0, '127.0.0.1', async () => {
   const base = 'http://127.0.0.1:' + server.address().port;
   const setup = await (await fetch(base + '/mfa/totp/setup', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json();

@@ -321,6 +321,12 @@ export function pgStore(pool: Pool, options: PgStoreOptions = {}): PgMfaStore {
       return toNumber(row.hits);
     },
 
+    async getCounter(key) {
+      // A counter whose window has passed reads as 0 (the next increment restarts it at 1).
+      const rows = await query<{ hits: string }>(`SELECT hits FROM ${t.counters} WHERE counter_key = $1 AND expires_at > $2`, [key, physicalNow()]);
+      return rows[0] ? toNumber(rows[0].hits) : 0;
+    },
+
     // ===== attempt state (consecutive failures per user) ========================================
     async getAttemptState(userId) {
       const rows = await query<AttemptStateRow>(

@@ -106,10 +106,12 @@
     return next && /^\/(?![/\\])/.test(next) ? next : undefined;
   }
 
-  /** Development only: the server shows the last SMS code when it runs the console sender in dev mode. */
-  function showDevCode(sentTo, target) {
-    return fetch('/dev/sms-code?sentTo=' + encodeURIComponent(sentTo), { credentials: 'same-origin' })
-      .then(function (res) { return res.ok ? res.json() : null; })
+  /**
+   * Development only (SMS_DEV_MODE): the server shows the last SMS code of this login challenge
+   * ({challengeToken}) or of this signed-in user's pending phone ({factorId}).
+   */
+  function showDevCode(binding, target) {
+    return api('POST', '/dev/sms-code', binding)
       .then(function (data) {
         if (!data || !data.code || !target) return;
         target.textContent = 'dev mode: your code is ' + data.code;
@@ -117,6 +119,12 @@
       })
       .catch(function () { /* not in dev mode */ });
   }
+
+  // ---- admin page: unlock a locked user ----
+  onSubmit($('#unlock-form'), function (data) {
+    return api('POST', '/admin/unlock', { email: String(data.get('email') || '').trim() })
+      .then(function (r) { showAlert('Unlocked ' + r.unlocked + '.', 'success'); });
+  });
 
   // ---- every page: sign out ----
   var logout = $('#logout');
@@ -196,7 +204,7 @@
         api('POST', '/mfa/challenge/sms', { challengeToken: challenge.challengeToken })
           .then(function (r) {
             $('#sms-sent').textContent = 'Code sent to ' + r.sentTo;
-            return showDevCode(r.sentTo, $('#dev-code'));
+            return showDevCode({ challengeToken: challenge.challengeToken }, $('#dev-code'));
           })
           .catch(function (error) { showAlert(error.message); });
       });
@@ -391,7 +399,7 @@
           $('#sms-confirm').hidden = false;
           showAlert('Code sent to ' + r.sentTo + '.', 'success');
           $('#sms-code').focus();
-          return showDevCode(r.sentTo, $('#sms-dev-code'));
+          return showDevCode({ factorId: r.factorId }, $('#sms-dev-code'));
         });
       });
     });

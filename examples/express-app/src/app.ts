@@ -1,12 +1,13 @@
 // examples/express-app/src/app.ts
 // An ordinary Express auth server — its own users table, bcrypt passwords, its own session cookie —
 // with secondfactor added in ONE marked block (see "secondfactor: begin" below). Exported for tests.
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
 import { composeStores, createMfa, type CodeSender, type Mfa, type MfaStore } from '@secondfactor/core';
-import { clearAssertionCookie, mfaErrorHandler, mfaGate, mfaRouter, requireMfa } from '@secondfactor/express';
+import { clearAssertionCookie, describeError, mfaErrorHandler, mfaGate, mfaRouter, requireMfa } from '@secondfactor/express';
 import { knexStore, migrate as migrateMfa } from '@secondfactor/knex';
 import { redisStore } from '@secondfactor/redis';
 import type { DevSmsSender } from './dev-codes';
@@ -43,8 +44,18 @@ export interface AppConfig {
   store?: MfaStore;
   /** Sends SMS codes; without it the SMS factor is off. */
   sms?: CodeSender;
-  /** Development: the SMS sender that lets the pages show the last code ("dev mode: your code is …"). */
+  /**
+   * Development only, and only when set explicitly (SMS_DEV_MODE=true): the SMS sender that lets the
+   * pages show the last code ("dev mode: your code is …") to the holder of the login challenge or
+   * to the signed-in owner of the phone.
+   */
   devCodes?: DevSmsSender;
+  /** Emails of the users who may use the admin tools (unlock a user locked by failed codes). */
+  adminEmails?: string[];
+  /** How often expired MFA rows are purged from the database (seconds, default 600; 0: never). */
+  purgeIntervalSeconds?: number;
+  /** Where the example logs unexpected errors (default console.error); lines never hold bound values. */
+  log?: (line: string) => void;
   /** Epoch milliseconds; injected by tests (fake clock). Default `Date.now`. */
   clock?: () => number;
   /** Seconds a second-factor verification stays fresh for /admin (default 300). */
@@ -63,6 +74,8 @@ export interface AppConfig {
 export interface ExampleApp {
   app: express.Express;
   mfa: Mfa;
+  /** The host's database (tests). */
+  knex: Knex;
   /** Creates or upgrades all tables (host users and MFA). Safe on every start. */
   migrate(): Promise<void>;
   close(): Promise<void>;
@@ -155,8 +168,11 @@ export function createApp(config: AppConfig): ExampleApp {
     next();
   };
   const issueHostSession: RequestHandler = (req, res) => signIn(res, res.locals.userId as string, ['pwd'], safeNext(req.body?.next, '/settings'));
+  const adminEmails = new Set((config.adminEmails ?? []).map((e) => e.trim().toLowerCase()));
+  const isAdmin = (req: Request) => req.user !== undefined && adminEmails.has(req.user.email);
   const adminHandler: RequestHandler = (req, res) =>
-    html(res, adminPage(req.user!, { authTime: req.mfa!.authTime, amr: req.mfa!.amr, maxAge }));
+    html(res, adminPage(req.user!, { authTime: req.mfa!.authTime, amr: req.mfa!.amr, maxAge, admin: isAdmin(req) }));
+  const log = config.log ?? ((line: string) => console.error(line));
 
   // --- secondfactor: begin
   const durable = knexStore(knex, { tablePrefix: 'mfa_' });
@@ -170,15 +186,32 @@ export function createApp(config: AppConfig): ExampleApp {
   app.use('/mfa', mfaRouter(mfa, {
     getUserId, cookie, assertionCookie: cookie,
     getAccountName: (req) => req.user?.email,
-    verifyPassword: (_req, userId, password) => users.checkPassword(userId, password),
+    verifyPassword: (_req, userId, password) => users.checkPassword(userId, password), allowPasswordToDisable: true, // opt-in, counted like codes
     onLoginComplete: (_req, res, { userId, amr }) => signIn(res, userId, amr),
   }));
   app.post('/login', checkPassword, mfaGate(mfa, { cookie }), issueHostSession);
   app.post('/logout', (_req, res, next) => { clearAssertionCookie(res, cookie); next(); });
   const toStepUpPage = (req: Request, res: Response) => { if (wantsHtml(req)) res.redirect(303, `/step-up?next=${encodeURIComponent(req.originalUrl)}`); };
-  app.get('/admin', requireLogin, requireMfa(mfa, { maxAge, getUserId, assertionCookie: cookie, onRequired: toStepUpPage }), adminHandler);
+  const stepUp = requireMfa(mfa, { maxAge, getUserId, assertionCookie: cookie, onRequired: toStepUpPage });
+  app.get('/admin', requireLogin, stepUp, adminHandler);
   app.use(mfaErrorHandler());
   // --- secondfactor: end
+
+  // ---- the host's admin tools and housekeeping, on the engine above ----
+  // Support: unlock a user whom 100 consecutive failed codes locked (NIST 800-63B); audited by mfa.unlocked.
+  app.post('/admin/unlock', requireLogin, stepUp, async (req, res) => {
+    if (!isAdmin(req)) return hostProblem(res, 403, 'forbidden', 'Only administrators can unlock users.');
+    const target = await users.findByEmail(req.body?.email);
+    if (!target) return hostProblem(res, 404, 'not_found', 'No user with this email.', 'email');
+    await mfa.admin.unlock(target.id, { ip: req.ip, userAgent: req.get('user-agent') });
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ ok: true, unlocked: target.email });
+  });
+  // Expired challenges, codes, counters and trusted devices are deleted in the background.
+  const purgeEvery = config.purgeIntervalSeconds ?? 600;
+  const purgeTimer = purgeEvery > 0
+    ? setInterval(() => void durable.purgeExpired().catch((error: unknown) => log(`[example] purge failed: ${describeError(error)}`)), purgeEvery * 1000).unref()
+    : undefined;
 
   // ---- the host's own pages and routes (unchanged by MFA) ----
   app.get('/', (req, res) => html(res, homePage(req.user ?? null)));
@@ -211,10 +244,22 @@ export function createApp(config: AppConfig): ExampleApp {
   });
   if (config.devCodes) {
     const devCodes = config.devCodes;
-    // Development only ("dev mode: your code is …"): the console sender keeps the last code per number.
-    app.get('/dev/sms-code', (req, res) => {
-      const code = typeof req.query.sentTo === 'string' ? devCodes.lastCodeFor(req.query.sentTo) : undefined;
+    // Development only ("dev mode: your code is …"): the last code sent to a phone of THIS login's
+    // user (the caller holds the challenge token) or of the signed-in user's pending phone factor.
+    app.post('/dev/sms-code', async (req, res) => {
       res.setHeader('Cache-Control', 'no-store');
+      const { challengeToken, factorId } = (req.body ?? {}) as { challengeToken?: unknown; factorId?: unknown };
+      let userId: string | undefined;
+      if (typeof challengeToken === 'string' && challengeToken.length <= 128) {
+        const challenge = await store.getChallenge(createHash('sha256').update(challengeToken).digest('base64url'));
+        if (challenge && challenge.expiresAt > now()) userId = challenge.userId;
+      } else if (typeof factorId === 'string' && req.user) {
+        userId = req.user.id;
+      }
+      const phones = userId === undefined ? [] : (await store.listFactors(userId))
+        .filter((f) => f.type === 'sms' && (factorId === undefined || f.id === factorId))
+        .map((f) => String(f.data.phone));
+      const code = phones.map((p) => devCodes.lastCodeTo(p)).find((c) => c !== undefined);
       res.json({ code: code ?? null });
     });
   }
@@ -226,7 +271,8 @@ export function createApp(config: AppConfig): ExampleApp {
   app.use(function hostErrorHandler(error: unknown, req: Request, res: Response, _next: NextFunction) {
     const status = (error as { status?: unknown })?.status;
     if (typeof status === 'number' && status >= 400 && status < 500) return hostProblem(res, status, 'invalid_request', 'The request is not valid.');
-    console.error('[example] unexpected error', req.method, req.path, error);
+    // A code and a cleaned message only: driver errors can carry SQL with bound values (a password hash).
+    log(`[example] unexpected error on ${req.method} ${req.path}: ${describeError(error)}`);
     if (res.headersSent) return res.end();
     hostProblem(res, 500, 'internal_error', 'Something went wrong.');
   });
@@ -234,10 +280,12 @@ export function createApp(config: AppConfig): ExampleApp {
   return {
     app,
     mfa,
+    knex,
     async migrate() {
       for (const run of migrations) await run();
     },
     async close() {
+      if (purgeTimer) clearInterval(purgeTimer);
       await knex.destroy();
       await config.onClose?.();
     },

@@ -100,13 +100,16 @@ export function configFromEnv(env: Env = process.env): RuntimeConfig {
   if (env.TWILIO_ACCOUNT_SID && env.TWILIO_AUTH_TOKEN && env.TWILIO_FROM) {
     sms = twilioSms({ accountSid: env.TWILIO_ACCOUNT_SID, authToken: env.TWILIO_AUTH_TOKEN, from: env.TWILIO_FROM });
     summary.push(`SMS: Twilio (from ${env.TWILIO_FROM})`);
-  } else if (!production) {
+  } else if (env.SMS_DEV_MODE === 'true' && !production) {
+    // Only by an explicit setting: the page then shows codes to whoever holds the login challenge.
     devCodes = devSmsSender();
     sms = devCodes;
-    summary.push('SMS: console sender in dev mode (codes are shown on the page, never sent)');
+    summary.push('SMS: console sender in dev mode (SMS_DEV_MODE=true: codes are shown on the page, never sent)');
   } else {
-    summary.push('SMS: off (set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM)');
+    summary.push('SMS: off (set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM, or SMS_DEV_MODE=true for local development)');
   }
+  const adminEmails = (env.ADMIN_EMAILS ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  if (adminEmails.length > 0) summary.push(`admin tools for: ${adminEmails.join(', ')}`);
 
   const keys = loadKeys(env, dataDir);
   return {
@@ -117,6 +120,7 @@ export function configFromEnv(env: Env = process.env): RuntimeConfig {
       redis,
       sms,
       devCodes,
+      adminEmails,
       keys,
       secureCookies: env.COOKIE_SECURE ? env.COOKIE_SECURE === 'true' : production,
       stepUpMaxAge: positiveInt(env, 'STEP_UP_MAX_AGE', 300),

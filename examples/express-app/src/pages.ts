@@ -228,7 +228,7 @@ export function settingsPage(user: User, options: { smsAvailable: boolean; devMo
 }
 
 /** `authTime`: epoch milliseconds (requireMfa()'s `req.mfa.authTime`). */
-export function adminPage(user: User, info: { authTime: number; maxAge: number; amr: string[] }): string {
+export function adminPage(user: User, info: { authTime: number; maxAge: number; amr: string[]; admin: boolean }): string {
   const verifiedAt = new Date(info.authTime).toISOString().replace('T', ' ').slice(0, 19);
   return layout({
     title: 'Admin', page: 'admin', user,
@@ -242,7 +242,16 @@ export function adminPage(user: User, info: { authTime: number; maxAge: number; 
         <dt>Methods (amr)</dt><dd>${escapeHtml(info.amr.join(', '))}</dd>
       </dl>
       <p class="muted">After ${info.maxAge} seconds you will be asked for a code again.</p>
-    </section>`,
+    </section>${info.admin ? `
+    <section class="card">
+      <h2>Unlock a user</h2>
+      <p class="muted">After 100 consecutive wrong codes a user's two-step verification is locked until an administrator unlocks it.</p>
+      ${alert}
+      <form id="unlock-form" novalidate>
+        <label>Email<input name="email" id="unlock-email" type="email" autocomplete="off" required></label>
+        <button type="submit">Unlock</button>
+      </form>
+    </section>` : ''}`,
   });
 }
 

@@ -47,6 +47,7 @@ export interface Users {
   /** Re-authentication of a signed-in user by password. */
   checkPassword(userId: string, password: unknown): Promise<boolean>;
   findById(id: string): Promise<User | null>;
+  findByEmail(email: unknown): Promise<User | null>;
 }
 
 export function createUsers(knex: Knex, options: { bcryptCost: number; now: () => number }): Users {
@@ -88,6 +89,11 @@ export function createUsers(knex: Knex, options: { bcryptCost: number; now: () =
     },
     async findById(id) {
       const found = await knex<UserRow>(USERS_TABLE).where({ id }).first();
+      return found ? { id: found.id, email: found.email } : null;
+    },
+    async findByEmail(emailInput) {
+      const email = normalizeEmail(emailInput);
+      const found = email ? await row(email) : undefined;
       return found ? { id: found.id, email: found.email } : null;
     },
   };

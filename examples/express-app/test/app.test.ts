@@ -352,11 +352,12 @@ describe('example app: secondfactor added', () => {
     expect((await h.agent.get('/mfa/status')).body.enabled).toBe(false);
   });
 
-  it('disables MFA with the password (re-auth), and the next login needs no code', async () => {
+  it('disables MFA with the password (the host opted in; re-auth counted like a code), and the next login needs no code', async () => {
     await registerAndLogin(h);
     await enableTotp(h);
     await json(h.agent, 'post', '/mfa/disable').expect(403);
     await json(h.agent, 'post', '/mfa/disable', { password: 'wrong password!' }).expect(401);
+    expect((await h.agent.get('/mfa/status')).body.enabled).toBe(true);
     await json(h.agent, 'post', '/mfa/disable', { password: PASSWORD }).expect(204);
     expect((await h.agent.get('/mfa/status')).body).toMatchObject({ enabled: false, factors: [], backupCodesRemaining: 0 });
     await json(h.agent, 'post', '/logout');
@@ -380,7 +381,7 @@ describe('example app: secondfactor added', () => {
     await json(bob, 'post', '/register', { email: 'bob@example.com', password: PASSWORD }).expect(201);
     await json(bob, 'post', '/login', { email: 'bob@example.com', password: PASSWORD }).expect(200);
     await json(bob, 'delete', `/mfa/factors/${aliceFactor}`, { password: PASSWORD }).expect((res) => expect(res.status).toBeGreaterThanOrEqual(400));
-    await json(bob, 'post', '/mfa/disable', { password: PASSWORD }).expect(404); // bob has no MFA
+    await json(bob, 'post', '/mfa/disable', { password: PASSWORD }).expect(404); // bob has no MFA to turn off
     await loginChallenge(h); // alice still needs her code
   });
 });
@@ -396,7 +397,9 @@ describe('example app: SMS in development (console sender, dev mode)', () => {
       expect(settings.text).toContain('id="sms-setup"');
       const setup = await json(h.agent, 'post', '/mfa/sms/setup', { phone: '+14155550123' }).expect(200);
       expect(setup.body.sentTo).toMatch(/0123$/);
-      const dev = await h.agent.get(`/dev/sms-code?sentTo=${encodeURIComponent(setup.body.sentTo)}`).expect(200);
+      // Bound to the signed-in owner of the pending phone: another browser (no session) gets nothing.
+      expect((await json(request.agent(h.example.app), 'post', '/dev/sms-code', { factorId: setup.body.factorId }).expect(200)).body).toEqual({ code: null });
+      const dev = await json(h.agent, 'post', '/dev/sms-code', { factorId: setup.body.factorId }).expect(200);
       expect(dev.body.code).toMatch(/^\d{6}$/);
       expect(lines.join('\n')).not.toContain(dev.body.code); // the console never shows the code
       const confirm = await json(h.agent, 'post', '/mfa/sms/confirm', { factorId: setup.body.factorId, code: dev.body.code }).expect(200);
@@ -407,7 +410,13 @@ describe('example app: SMS in development (console sender, dev mode)', () => {
       expect(c.methods).toEqual(['sms', 'backup_code']);
       h.clock.advance(31); // resend cooldown
       const sent = await json(h.agent, 'post', '/mfa/challenge/sms', { challengeToken: c.challengeToken }).expect(202);
-      const code = (await h.agent.get(`/dev/sms-code?sentTo=${encodeURIComponent(sent.body.sentTo)}`)).body.code as string;
+      expect(sent.body.sentTo).toMatch(/0123$/);
+      // Bound to the login challenge: without its token, or with a made-up one, no code.
+      const stranger = request.agent(h.example.app);
+      expect((await json(stranger, 'post', '/dev/sms-code', {}).expect(200)).body).toEqual({ code: null });
+      expect((await json(stranger, 'post', '/dev/sms-code', { challengeToken: 'A'.repeat(43) }).expect(200)).body).toEqual({ code: null });
+      const code = (await json(h.agent, 'post', '/dev/sms-code', { challengeToken: c.challengeToken })).body.code as string;
+      expect(code).toMatch(/^\d{6}$/);
       await json(h.agent, 'post', '/mfa/verify', { challengeToken: c.challengeToken, method: 'sms', code }).expect(200);
       await h.agent.get('/settings').expect(200);
     } finally {
@@ -419,7 +428,7 @@ describe('example app: SMS in development (console sender, dev mode)', () => {
     const h = await start();
     try {
       await registerAndLogin(h);
-      await h.agent.get('/dev/sms-code?sentTo=x').set('Accept', 'application/json').expect(404);
+      await json(h.agent, 'post', '/dev/sms-code', { challengeToken: 'x' }).expect(404);
       expect((await h.agent.get('/settings')).text).toContain('SMS is not configured');
     } finally {
       await h.example.close();
@@ -479,7 +488,13 @@ describe('example app: configuration from the environment', () => {
     const cfg = configFromEnv({ DATA_DIR: dir, PORT: '4100', STEP_UP_MAX_AGE: '60', COOKIE_SECURE: 'true', ...KEYS_ENV });
     expect(cfg.port).toBe(4100);
     expect(cfg.app).toMatchObject({ stepUpMaxAge: 60, secureCookies: true, keys: KEYS });
-    expect(cfg.summary).toContain('SMS: console sender in dev mode (codes are shown on the page, never sent)');
+    // Dev mode only by an explicit setting: without SMS_DEV_MODE there is no SMS (and no code on any page).
+    expect(cfg.app.devCodes).toBeUndefined();
+    expect(cfg.app.sms).toBeUndefined();
+    const dev = configFromEnv({ DATA_DIR: dir, SMS_DEV_MODE: 'true', ...KEYS_ENV });
+    expect(dev.app.devCodes).toBeDefined();
+    expect(dev.summary).toContain('SMS: console sender in dev mode (SMS_DEV_MODE=true: codes are shown on the page, never sent)');
+    expect(configFromEnv({ DATA_DIR: dir, SMS_DEV_MODE: 'true', NODE_ENV: 'production', ...KEYS_ENV }).app.devCodes).toBeUndefined();
     expect(() => configFromEnv({ DATA_DIR: dir, PORT: 'abc', ...KEYS_ENV })).toThrow(/PORT must be a positive integer/);
     const twilio = configFromEnv({
       DATA_DIR: dir, ...KEYS_ENV, TWILIO_ACCOUNT_SID: `AC${'0'.repeat(32)}`, TWILIO_AUTH_TOKEN: 'token', TWILIO_FROM: '+15005550006',
@@ -489,7 +504,7 @@ describe('example app: configuration from the environment', () => {
     const prod = configFromEnv({ DATA_DIR: dir, NODE_ENV: 'production', ...KEYS_ENV });
     expect(prod.app.sms).toBeUndefined();
     expect(prod.app.secureCookies).toBe(true);
-    return Promise.all([cfg, twilio, prod].map((c) => c.app.knex.destroy()));
+    return Promise.all([cfg, dev, twilio, prod].map((c) => c.app.knex.destroy()));
   });
 });
 
@@ -571,7 +586,7 @@ describe('example app: nothing secret reaches the logs or later responses (SEC-0
       laterBodies.push(settings.text);
       const phone = await json(h.agent, 'post', '/mfa/sms/setup', { phone: '+14155550123', code: backupCodes[0] });
       laterBodies.push(phone.text);
-      const devCode = sms.lastCodeFor('+1 ••• ••• 0123');
+      const devCode = sms.lastCodeTo('+14155550123');
       if (devCode) secrets.push(devCode);
     } finally {
       for (const s of spies) s.mockRestore();
@@ -581,5 +596,78 @@ describe('example app: nothing secret reaches the logs or later responses (SEC-0
     for (const s of secrets.filter((x) => x && x.length >= 6)) expect(everything).not.toContain(s);
     for (const body of laterBodies) expect(body).not.toContain(secrets[1]!); // the TOTP secret is never shown again
     expect(logged.some((l) => /code sent to \+1 ••• ••• 0123/.test(l))).toBe(true); // the capture really saw the sender's line
+  });
+});
+
+describe('example app: hardening (#9)', () => {
+  it('logs an unexpected error with a code and a cleaned message, never the bound values', async () => {
+    const lines: string[] = [];
+    const h = await start({ log: (line) => lines.push(line) });
+    try {
+      await h.example.knex.schema.dropTable('users');
+      const res = await json(h.agent, 'post', '/register', { email: 'carol@example.com', password: PASSWORD });
+      expect(res.status).toBe(500);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^\[example\] unexpected error on POST \/register: SqliteError \[SQLITE_ERROR\]: no such table: users$/);
+      expect(lines[0]).not.toMatch(/carol|\$2[aby]\$|insert/i);
+    } finally {
+      await h.example.close();
+    }
+  });
+
+  it('an email with ":" enrols an authenticator app (encoded in the label, not refused); labels with bidi overrides are refused', async () => {
+    const h = await start();
+    try {
+      await registerAndLogin(h, 'a:b@example.com');
+      const setup = await json(h.agent, 'post', '/mfa/totp/setup', { label: 'Phone' }).expect(200);
+      expect(setup.body.otpauthUri).toMatch(/^otpauth:\/\/totp\/Acme:a%EA%9E%89b%40example\.com\?/);
+      const bidi = await json(h.agent, 'post', '/mfa/totp/setup', { label: 'Phone\u202Eexe.gnp' }).expect(400);
+      expect(bidi.body).toMatchObject({ code: 'invalid_request', field: 'label' });
+    } finally {
+      await h.example.close();
+    }
+  });
+
+  it('an administrator unlocks a user whom 100 wrong codes locked; others cannot', async () => {
+    const h = await start({ adminEmails: ['admin@example.com'] });
+    try {
+      await registerAndLogin(h);
+      const { secret } = await enableTotp(h);
+      await json(h.agent, 'post', '/logout');
+      // 100 consecutive wrong codes (the fake clock waits out each backoff) lock alice.
+      for (let i = 0; i < 100; i++) {
+        const c = await loginChallenge(h);
+        const r = await json(h.agent, 'post', '/mfa/verify', { challengeToken: c.challengeToken, method: 'totp', code: '000000' });
+        if (r.status === 429) {
+          i--;
+          h.clock.advance(Number(r.headers['retry-after']));
+        }
+      }
+      let c = await loginChallenge(h);
+      await json(h.agent, 'post', '/mfa/verify', { challengeToken: c.challengeToken, method: 'totp', code: totp(secret, h.clock.now()) }).expect(429);
+
+      const admin = request.agent(h.example.app);
+      await json(admin, 'post', '/register', { email: 'admin@example.com', password: PASSWORD }).expect(201);
+      await json(admin, 'post', '/login', { email: 'admin@example.com', password: PASSWORD }).expect(200);
+      const setup = await json(admin, 'post', '/mfa/totp/setup').expect(200);
+      await json(admin, 'post', '/mfa/totp/confirm', { factorId: setup.body.factorId, code: totp(setup.body.secret, h.clock.now()) }).expect(200);
+      h.clock.advance(30);
+      // Unlocking needs a fresh second factor of the admin (step-up), then it works.
+      await json(admin, 'post', '/admin/unlock', { email: 'alice@example.com' }).expect(401);
+      await json(admin, 'post', '/mfa/step-up', { code: totp(setup.body.secret, h.clock.now()) }).expect(200);
+      expect((await admin.get('/admin').set('Accept', 'text/html')).text).toContain('id="unlock-form"');
+      await json(admin, 'post', '/admin/unlock', { email: 'nobody@example.com' }).expect(404);
+      expect((await json(admin, 'post', '/admin/unlock', { email: 'alice@example.com' }).expect(200)).body).toEqual({ ok: true, unlocked: 'alice@example.com' });
+
+      h.clock.advance(3600);
+      c = await loginChallenge(h);
+      await json(h.agent, 'post', '/mfa/verify', { challengeToken: c.challengeToken, method: 'totp', code: totp(secret, h.clock.now()) }).expect(200);
+
+      // A user who is not an administrator cannot unlock anyone, even with a fresh second factor.
+      await json(h.agent, 'post', '/mfa/step-up', { code: totp(secret, h.clock.now() + 30_000) }).expect(200);
+      await json(h.agent, 'post', '/admin/unlock', { email: 'alice@example.com' }).expect(403);
+    } finally {
+      await h.example.close();
+    }
   });
 });

@@ -7,6 +7,9 @@ import { MfaConfigError } from './errors';
 
 export const ASSERTION_TYPE = 'secondfactor-assertion+jwt';
 
+/** Clock skew tolerated between instances for `auth_time` and `iat` in the future (seconds). */
+export const MAX_CLOCK_SKEW_SECONDS = 60;
+
 type AnyKey = JoseCryptoKey | KeyObject | Uint8Array;
 
 /** An HS256 secret (≥ 32 bytes), or an asymmetric key pair. */
@@ -90,7 +93,10 @@ export function createAssertionSigner(key: SigningKey, options: AssertionOptions
         if (typeof authTime !== 'number' || !Array.isArray(amr) || !amr.every((v) => typeof v === 'string') || typeof payload.sub !== 'string') {
           return { ok: false, reason: 'invalid' };
         }
-        if (maxAgeSeconds !== undefined && Math.floor(nowMs / 1000) - authTime > maxAgeSeconds) return { ok: false, reason: 'stale' };
+        const now = Math.floor(nowMs / 1000);
+        // A verification "in the future" would pass every maxAge for as long as it lives.
+        if (authTime > now + MAX_CLOCK_SKEW_SECONDS || (payload.iat ?? 0) > now + MAX_CLOCK_SKEW_SECONDS) return { ok: false, reason: 'invalid' };
+        if (maxAgeSeconds !== undefined && now - authTime > maxAgeSeconds) return { ok: false, reason: 'stale' };
         return { ok: true, claims: { userId: payload.sub, amr: amr as string[], authTime: authTime * 1000 } };
       } catch (error) {
         if (error instanceof joseErrors.JOSEError) return { ok: false, reason: 'invalid' };

@@ -1,10 +1,13 @@
 // packages/core/src/attempts.ts
-// The per-user consecutive-failure limit, shared by every factor and challenge:
-// from the Nth failure an exponential backoff (30 s doubling, capped), at the lock threshold
-// verification is locked until the host unlocks. Time alone never resets the count.
+// The consecutive-failure limits, shared by every factor and challenge:
+// - per user AND client (the request's IP): from the Nth failure an exponential backoff (30 s
+//   doubling, capped). A failure streak from one client never delays the same user on another,
+//   so someone who has the password cannot keep the real user out by failing on purpose.
+// - per user, across clients: at the lock threshold (NIST 800-63B: 100) verification is locked
+//   until the host unlocks. Time alone never resets either count.
 //
 // Each verification *reserves* an attempt before the code is evaluated (compare-and-set on the
-// stored state), so N concurrent wrong codes cannot overrun the limit; a success resets it.
+// stored state), so N concurrent wrong codes cannot overrun the limits; a success resets both.
 import { MfaError } from './errors';
 import type { ResolvedOptions } from './options';
 import type { AttemptState, EphemeralStore } from './store';
@@ -14,6 +17,8 @@ export type Reservation =
   | { ok: false; retryAfter: number; locked: boolean };
 
 const MAX_CAS_ROUNDS = 64;
+/** How long a locked user is told to wait: the lock only ends by the host's unlock. */
+const LOCKED_RETRY_AFTER = 3600;
 
 export function backoffSeconds(failures: number, limits: ResolvedOptions['limits']): number {
   if (failures < limits.backoffAfterFailures) return 0;
@@ -21,54 +26,67 @@ export function backoffSeconds(failures: number, limits: ResolvedOptions['limits
   return Math.min(limits.backoffMaxSeconds, limits.backoffBaseSeconds * 2 ** doublings);
 }
 
-export function createAttemptLimiter(store: EphemeralStore, limits: ResolvedOptions['limits']) {
-  async function update(
-    userId: string,
-    decide: (current: AttemptState | null) => { next: Omit<AttemptState, 'version'> | null; result: Reservation },
-  ): Promise<Reservation> {
+type Next = Omit<AttemptState, 'version'>;
+const CLEAR: Next = { failures: 0, blockedUntil: 0, locked: false };
+
+export function createAttemptLimiter(store: EphemeralStore, limits: ResolvedOptions['limits'], clientKey: (userId: string, client: string) => Promise<string>) {
+  /** Compare-and-set loop on one state: `decide` returns the next state, or null to leave it. */
+  async function update<R>(key: string, decide: (current: AttemptState | null) => { next: Next | null; result: R }): Promise<R> {
     for (let round = 0; round < MAX_CAS_ROUNDS; round++) {
-      const current = await store.getAttemptState(userId);
+      const current = await store.getAttemptState(key);
       const { next, result } = decide(current);
       if (next === null) return result;
-      if (await store.compareAndSetAttemptState(userId, current?.version ?? null, next)) return result;
+      if (await store.compareAndSetAttemptState(key, current?.version ?? null, next)) return result;
     }
     throw new MfaError('store_unavailable', 'Attempt state is under heavy contention; try again');
   }
 
+  const clear = (key: string) => update(key, (current) => ({
+    next: current && (current.failures > 0 || current.blockedUntil > 0 || current.locked) ? CLEAR : null,
+    result: undefined,
+  }));
+
   return {
-    /** Counts one attempt as a failure up front; refuses when backing off or locked. */
-    reserve(userId: string, nowMs: number): Promise<Reservation> {
-      return update(userId, (current) => {
-        const failures = current?.failures ?? 0;
-        if (current?.locked) return { next: null, result: { ok: false, retryAfter: 3600, locked: true } };
+    /**
+     * Counts one attempt as a failure up front, for the user and for this client; refuses
+     * (counting nothing) when the user is locked or this client of the user is backing off.
+     */
+    async reserve(userId: string, client: string, nowMs: number): Promise<Reservation> {
+      const user = await store.getAttemptState(userId);
+      if (user?.locked) return { ok: false, retryAfter: LOCKED_RETRY_AFTER, locked: true };
+      const ck = await clientKey(userId, client);
+      const backoff = await update(ck, (current): { next: Next | null; result: Reservation } => {
         if (current && current.blockedUntil > nowMs) {
           return { next: null, result: { ok: false, retryAfter: Math.ceil((current.blockedUntil - nowMs) / 1000), locked: false } };
         }
-        const nextFailures = failures + 1;
-        const locked = nextFailures >= limits.lockAfterFailures;
-        const wait = backoffSeconds(nextFailures, limits);
-        return {
-          next: { failures: nextFailures, blockedUntil: wait > 0 ? nowMs + wait * 1000 : 0, locked },
-          result: { ok: true, failures: nextFailures, lockedNow: locked },
-        };
+        const failures = (current?.failures ?? 0) + 1;
+        const wait = backoffSeconds(failures, limits);
+        return { next: { failures, blockedUntil: wait > 0 ? nowMs + wait * 1000 : 0, locked: false }, result: { ok: true, failures, lockedNow: false } };
+      });
+      if (!backoff.ok) return backoff;
+      return update(userId, (current): { next: Next | null; result: Reservation } => {
+        if (current?.locked) return { next: null, result: { ok: false, retryAfter: LOCKED_RETRY_AFTER, locked: true } };
+        const failures = (current?.failures ?? 0) + 1;
+        const locked = failures >= limits.lockAfterFailures;
+        return { next: { failures, blockedUntil: 0, locked }, result: { ok: true, failures, lockedNow: locked } };
       });
     },
-    /** A successful verification: the consecutive count starts again. */
-    async succeed(userId: string): Promise<void> {
+    /** A successful verification: the user's and this client's consecutive counts start again. */
+    async succeed(userId: string, client: string): Promise<void> {
+      await clear(await clientKey(userId, client));
       await update(userId, (current) => ({
-        next: current && (current.failures > 0 || current.blockedUntil > 0) ? { failures: 0, blockedUntil: 0, locked: false } : null,
-        result: { ok: true, failures: 0, lockedNow: false },
+        // A lock reached concurrently stays: only the host unlocks.
+        next: current && !current.locked && current.failures > 0 ? CLEAR : null,
+        result: undefined,
       }));
     },
-    /** The host's unlock after the lock threshold. */
+    /** True when the user reached the lock threshold. */
+    async isLocked(userId: string): Promise<boolean> {
+      return (await store.getAttemptState(userId))?.locked ?? false;
+    },
+    /** The host's unlock after the lock threshold (client backoffs run out by themselves). */
     async unlock(userId: string): Promise<void> {
-      await update(userId, (current) => ({
-        next: current ? { failures: 0, blockedUntil: 0, locked: false } : null,
-        result: { ok: true, failures: 0, lockedNow: false },
-      }));
-    },
-    async state(userId: string): Promise<AttemptState | null> {
-      return store.getAttemptState(userId);
+      await clear(userId);
     },
   };
 }

@@ -2,7 +2,7 @@
 // The engine's shared parts, built once by createMfa from validated options.
 import { createAssertionSigner, type AssertionSigner } from './assertions';
 import { createAttemptLimiter, type AttemptLimiter } from './attempts';
-import { base64UrlEncode, hashToken, hmacSha256 } from './crypto';
+import { base64UrlEncode, constantTimeEqual, hashToken, hmacSha256 } from './crypto';
 import { MfaError } from './errors';
 import type { MfaEvent, RequestContext } from './events';
 import type { ResolvedOptions } from './options';
@@ -17,22 +17,39 @@ export interface EngineContext {
   limiter: AttemptLimiter;
   now(): number;
   emit(event: Omit<MfaEvent, 'at' | 'ip' | 'userAgent'>, ctx?: RequestContext): void;
-  /** Keyed hash of an out-of-band code, bound to its key and purpose. */
+  /**
+   * Keyed hash of an out-of-band code, bound to its key and purpose: `<keyId>.<mac>`. The key id
+   * names the encryption key the MAC key was derived from, so rotating `encryptionKeys.current`
+   * leaves codes already sent valid (their key stays in the ring).
+   */
   hashOobCode(key: string, purpose: string, code: string): Promise<string>;
+  /** Constant-time check of `code` against a stored `hashOobCode` value. */
+  checkOobCode(stored: string, key: string, purpose: string, code: string): Promise<boolean>;
   /** Short stable hash for counter keys (no raw phone numbers or addresses in keys). */
   keyHash(value: string): Promise<string>;
 }
 
 export function createEngineContext(o: ResolvedOptions): EngineContext {
   const box = createSecretBox(o.encryptionKeys, o.random);
-  let oobKey: Promise<Uint8Array> | undefined;
-  const oobKeyBytes = () => (oobKey ??= hmacSha256(box.currentKeyBytes(), 'secondfactor/oob-code/v1'));
+  // One MAC key per encryption key, derived once (domain-separated: never the AES key itself).
+  const oobKeys = new Map<string, Promise<Uint8Array>>();
+  const oobKey = (id: string): Promise<Uint8Array> | undefined => {
+    let k = oobKeys.get(id);
+    const bytes = k ? undefined : box.keyBytes(id);
+    if (!k && bytes) oobKeys.set(id, (k = hmacSha256(bytes, 'secondfactor/oob-code/v1')));
+    return k;
+  };
+  const mac = async (id: string, key: string, purpose: string, code: string) => {
+    const k = oobKey(id);
+    return k ? `${id}.${base64UrlEncode(await hmacSha256(await k, `${purpose}|${key}|${code}`))}` : null;
+  };
+  const clientKey = async (userId: string, client: string) => `client:${(await hashToken(`${userId}\u0000${client}`)).slice(0, 32)}`;
   return {
     o,
     store: o.store,
     box,
     signer: createAssertionSigner(o.signingKey, { issuer: o.issuer, audience: o.assertion.audience, ttlSeconds: o.assertion.ttlSeconds }),
-    limiter: createAttemptLimiter(o.store, o.limits),
+    limiter: createAttemptLimiter(o.store, o.limits, clientKey),
     now: () => {
       const t = o.clock();
       if (!Number.isFinite(t)) throw new MfaError('store_unavailable', 'clock returned a non-finite time');
@@ -49,8 +66,12 @@ export function createEngineContext(o: ResolvedOptions): EngineContext {
       }
     },
     async hashOobCode(key, purpose, code) {
-      const k = await oobKeyBytes();
-      return base64UrlEncode(await hmacSha256(k, `${purpose}|${key}|${code}`));
+      return (await mac(box.currentKeyId, key, purpose, code))!;
+    },
+    async checkOobCode(stored, key, purpose, code) {
+      const dot = stored.indexOf('.');
+      const expected = dot > 0 ? await mac(stored.slice(0, dot), key, purpose, code) : null;
+      return expected !== null && constantTimeEqual(expected, stored);
     },
     async keyHash(value) {
       return (await hashToken(value)).slice(0, 22);

@@ -1,14 +1,15 @@
 // packages/core/src/create-mfa.ts
 // The engine: enrolment, the login challenge, verification, recovery, trusted devices,
 // step-up assertions and management — over the injected store, clock, randomness and senders.
-import { backupCodeMethod, oobType, totpType, type FactorType, type OobFactorType, type VerifyOutcome } from './factor-types';
+import { backupCodeMethod, evaluateAndCommit, oobType, totpType, type Evaluation, type FactorType, type OobFactorType, type VerifyOutcome } from './factor-types';
 import { createEngineContext, type EngineContext } from './context';
 import { hashToken, randomId, randomToken } from './crypto';
 import { deviceLabelFromUserAgent } from './device-label';
-import { MfaError, storeCall } from './errors';
+import { hostCall, MfaError, storeCall } from './errors';
 import type { RequestContext } from './events';
 import { resolveOptions, type MfaOptions } from './options';
-import type { FactorRecord } from './store';
+import { passwordCheckOf } from './password-proof';
+import type { ChallengeRecord, FactorRecord } from './store';
 import { createQrCode, createTotpKeyUri, generateTotpSecret } from './totp';
 import type {
   ConfirmResult, Failure, FactorSummary, FreshProof, LoginMethod, LoginStart, LoginSuccess, LoginVerifyResult,
@@ -35,10 +36,13 @@ function requireUserId(userId: unknown): string {
   return userId;
 }
 
+/** Control characters and bidirectional overrides/isolates (a label must not reorder what is shown around it). */
+export const UNSAFE_LABEL_CHARACTERS = /[\u0000-\u001f\u007f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
 function optionalLabel(label: unknown, fallback: string): string {
   if (label === undefined || label === null || label === '') return fallback;
-  if (typeof label !== 'string' || label.length > 64 || /[\u0000-\u001f]/.test(label)) {
-    throw new MfaError('invalid_request', 'label must be a string of at most 64 characters', { field: 'label' });
+  if (typeof label !== 'string' || label.length > 64 || UNSAFE_LABEL_CHARACTERS.test(label)) {
+    throw new MfaError('invalid_request', 'label must be a string of at most 64 characters, without control or bidirectional-override characters', { field: 'label' });
   }
   return label.trim();
 }
@@ -54,8 +58,10 @@ export interface Mfa {
   readonly methods: readonly LoginMethod[];
   status(userId: string): Promise<MfaStatus>;
   totp: {
-    enroll(userId: string, options?: { label?: string; accountName?: string }, req?: RequestContext): Promise<TotpEnrollment>;
-    confirm(userId: string, factorId: string, code: unknown, req?: RequestContext): Promise<ConfirmResult>;
+    /** Starts a TOTP enrolment. With MFA already on, `proof` (fresh proof) is required. */
+    enroll(userId: string, options?: { label?: string; accountName?: string; proof?: FreshProof }, req?: RequestContext): Promise<TotpEnrollment>;
+    /** Confirms it with a first code; see `ConfirmOptions` for the proof needed while MFA is on. */
+    confirm(userId: string, factorId: string, code: unknown, req?: RequestContext, options?: ConfirmOptions): Promise<ConfirmResult>;
   };
   sms: OobApi;
   email: OobApi;
@@ -66,7 +72,7 @@ export interface Mfa {
   };
   /** Re-verification of a signed-in user (step-up): a fresh assertion. */
   stepUp(userId: string, input: { code: unknown }, req?: RequestContext): Promise<LoginVerifyResult>;
-  /** Checks fresh proof (a code, an assertion, or the host's password check). */
+  /** Checks fresh proof (a code, an assertion, or — with `allowPassword` — a `passwordProof()`). */
   checkProof(userId: string, proof: FreshProof, options?: { allowPassword?: boolean; maxAgeSeconds?: number }, req?: RequestContext): Promise<ProofResult>;
   backupCodes: {
     regenerate(userId: string, proof: FreshProof, req?: RequestContext, options?: ProofOptions): Promise<{ ok: true; backupCodes: string[] } | Failure>;
@@ -76,7 +82,8 @@ export interface Mfa {
     list(userId: string): Promise<FactorSummary[]>;
     remove(userId: string, factorId: string, proof: FreshProof, req?: RequestContext, options?: ProofOptions): Promise<{ ok: true; mfaDisabled: boolean } | Failure>;
   };
-  disable(userId: string, proof: FreshProof, req?: RequestContext, options?: ProofOptions): Promise<{ ok: true } | Failure>;
+  /** Turns MFA off. Needs a second factor; a `passwordProof()` only with `allowPassword` (the host's opt-in). */
+  disable(userId: string, proof: FreshProof, req?: RequestContext, options?: ProofOptions & { allowPassword?: boolean }): Promise<{ ok: true } | Failure>;
   devices: {
     list(userId: string, currentToken?: string): Promise<TrustedDeviceSummary[]>;
     revoke(userId: string, deviceId: string, req?: RequestContext): Promise<boolean>;
@@ -101,9 +108,20 @@ export interface ProofOptions {
   maxAgeSeconds?: number;
 }
 
+/**
+ * Confirming a factor while MFA is already on needs fresh proof — checked when the factor
+ * becomes active, not only when its setup started: either the setup itself was made with fresh
+ * proof (within `enrollment.pendingTtlSeconds`), or `proof` is given here.
+ */
+export interface ConfirmOptions {
+  proof?: FreshProof;
+  maxAgeSeconds?: number;
+}
+
 export interface OobApi {
-  enroll(userId: string, input: { destination: unknown; label?: string }, req?: RequestContext): Promise<{ factorId: string; sentTo: string }>;
-  confirm(userId: string, factorId: string, code: unknown, req?: RequestContext): Promise<ConfirmResult>;
+  /** Starts an SMS/email enrolment and sends a code. With MFA already on, `proof` is required. */
+  enroll(userId: string, input: { destination: unknown; label?: string; proof?: FreshProof }, req?: RequestContext): Promise<{ factorId: string; sentTo: string }>;
+  confirm(userId: string, factorId: string, code: unknown, req?: RequestContext, options?: ConfirmOptions): Promise<ConfirmResult>;
 }
 
 /**
@@ -133,36 +151,45 @@ export function createMfa(options: MfaOptions): Mfa {
   };
   const activeFactors = async (userId: string) => (await store.listFactors(userId)).filter((f) => f.status === 'active');
 
-  /** Runs `verify` under the per-user attempt limit; events and reset on success. */
+  /** Marks a failure that was refused before any code was evaluated (a challenge past its limit). */
+  type Outcome = VerifyOutcome | { ok: false; reason: 'invalid_code'; evaluated: false };
+
+  /**
+   * Runs `verify` under the attempt limits: the per-IP budget across accounts (RL-05), then the
+   * per-user-and-client backoff and the per-user lock; events, and reset on success. The IP
+   * budget counts evaluated failures only — never successes, never requests a user's backoff or
+   * lock refused — so one account in backoff cannot spend the budget of everyone behind its IP.
+   */
   async function limited(
     userId: string,
     purpose: string,
     req: RequestContext | undefined,
     meta: { factorId?: string; factorType?: string },
-    verify: () => Promise<VerifyOutcome>,
+    verify: () => Promise<Outcome>,
   ): Promise<{ ok: true; step?: number } | Failure> {
-    // Per-IP budget across all accounts (RL-05): one guess each at many users is still bounded.
-    if (req?.ip) {
-      const now = ctx.now();
-      const windowMs = o.limits.ipWindowSeconds * 1000;
-      const slot = Math.floor(now / windowMs);
-      const n = await store.incrementCounter(`verify:ip:${req.ip}:${slot}`, o.limits.ipWindowSeconds + 60);
-      if (n > o.limits.perIpPerWindow) {
-        ctx.emit({ type: 'mfa.failed', userId, ...meta, outcome: 'failure', reason: 'ip_rate_limited', purpose }, req);
-        return failure('too_many_attempts', Math.max(1, Math.ceil(((slot + 1) * windowMs - now) / 1000)));
-      }
+    const ip = req?.ip;
+    const windowMs = o.limits.ipWindowSeconds * 1000;
+    const now = ctx.now();
+    const slot = Math.floor(now / windowMs);
+    const ipKey = `verify:ip:${ip}:${slot}`;
+    if (ip && (await store.getCounter(ipKey)) >= o.limits.perIpPerWindow) {
+      ctx.emit({ type: 'mfa.failed', userId, ...meta, outcome: 'failure', reason: 'ip_rate_limited', purpose }, req);
+      return failure('too_many_attempts', Math.max(1, Math.ceil(((slot + 1) * windowMs - now) / 1000)));
     }
-    const reservation = await ctx.limiter.reserve(userId, ctx.now());
+    const client = ip ?? '';
+    const reservation = await ctx.limiter.reserve(userId, client, now);
     if (!reservation.ok) {
       ctx.emit({ type: 'mfa.failed', userId, ...meta, outcome: 'failure', reason: 'too_many_attempts', purpose }, req);
       return failure('too_many_attempts', reservation.retryAfter);
     }
     const outcome = await verify();
     if (outcome.ok) {
-      await ctx.limiter.succeed(userId);
+      await ctx.limiter.succeed(userId, client);
       return outcome;
     }
-    ctx.emit({ type: 'mfa.failed', userId, ...meta, outcome: 'failure', reason: outcome.reason, purpose }, req);
+    const evaluated = !('evaluated' in outcome);
+    if (ip && evaluated) await store.incrementCounter(ipKey, o.limits.ipWindowSeconds + 60);
+    ctx.emit({ type: 'mfa.failed', userId, ...meta, outcome: 'failure', reason: evaluated ? outcome.reason : 'challenge_attempts_exhausted', purpose }, req);
     if (reservation.lockedNow) ctx.emit({ type: 'mfa.locked', userId, outcome: 'failure', reason: 'too_many_attempts', purpose }, req);
     return failure('invalid_code');
   }
@@ -176,17 +203,45 @@ export function createMfa(options: MfaOptions): Mfa {
     return f;
   }
 
-  async function confirmFactor(userId: string, factorId: unknown, code: unknown, type: FactorType, req?: RequestContext): Promise<ConfirmResult> {
+  /**
+   * Adding a factor while MFA is on needs fresh proof (SEC-03, SMS-08). Returns the time to stamp
+   * on the pending factor (`data.provenAt`): the proof is then checked again when it becomes
+   * active. Null when MFA is off (nothing to prove yet).
+   */
+  async function proofForNewFactor(userId: string, proof: FreshProof | undefined, req: RequestContext | undefined): Promise<number | null> {
+    if ((await activeFactors(userId)).length === 0) return null;
+    if (proof === undefined) throw new MfaError('mfa_required', 'Adding a factor while two-step verification is on needs fresh proof');
+    const p = await checkProof(userId, proof, {}, req);
+    if (!p.ok) throw new MfaError(p.reason === 'too_many_attempts' ? 'too_many_attempts' : 'invalid_code', 'The proof was not accepted', p.retryAfter === undefined ? {} : { retryAfter: p.retryAfter });
+    return ctx.now();
+  }
+
+  async function confirmFactor(userId: string, factorId: unknown, code: unknown, type: FactorType, req?: RequestContext, opts: ConfirmOptions = {}): Promise<ConfirmResult> {
     requireUserId(userId);
     const factor = await getOwnFactor(userId, factorId, type.type);
     if (factor.status === 'active') throw new MfaError('already_enrolled', 'This factor is already confirmed');
+    if (ctx.now() - factor.createdAt > o.enrollment.pendingTtlSeconds * 1000) {
+      await store.deleteFactor(userId, factor.id);
+      throw new MfaError('not_enrolled', 'This setup has expired; start it again');
+    }
     const normalized = type.checkCodeFormat(factor, code);
+    // Fresh proof is checked when the factor becomes active: a setup started while MFA was off
+    // (or by someone holding an old session) cannot be confirmed later without it.
+    if ((await activeFactors(userId)).length > 0 && typeof factor.data.provenAt !== 'number') {
+      if (opts.proof === undefined) throw new MfaError('mfa_required', 'Confirming a factor while two-step verification is on needs fresh proof');
+      const p = await checkProof(userId, opts.proof, { maxAgeSeconds: proofAge(opts) }, req);
+      if (!p.ok) return p;
+    }
     const result = await limited(userId, 'enroll', req, { factorId: factor.id, factorType: type.type }, () =>
-      type.verify(ctx, factor, normalized, { purpose: 'enroll', key: `enroll:${factor.id}` }, req));
+      evaluateAndCommit(type.verify(ctx, factor, normalized, { purpose: 'enroll', key: `enroll:${factor.id}` }, req)));
     if (!result.ok) return result;
     const firstFactor = (await activeFactors(userId)).length === 0;
     if (!(await store.activateFactor(userId, factor.id, ctx.now(), result.step ?? null))) {
       throw new MfaError('already_enrolled', 'This factor is already confirmed');
+    }
+    // Any other setup still pending was started before this change of protection: drop it.
+    for (const f of await store.listFactors(userId)) {
+      if (f.status === 'pending' && f.id !== factor.id) await store.deleteFactor(userId, f.id);
     }
     ctx.emit({ type: 'factor.confirmed', userId, factorId: factor.id, factorType: type.type, outcome: 'success', purpose: 'enroll' }, req);
     const active = (await store.getFactor(userId, factor.id))!;
@@ -197,10 +252,13 @@ export function createMfa(options: MfaOptions): Mfa {
     return { ok: true, factor: summary(active), backupCodes };
   }
 
+  /** Drops earlier pending setups of this type (and expired ones of any type); enforces the factor cap. */
   async function pruneAndCount(userId: string, type: string, sameDestination?: (f: FactorRecord) => boolean): Promise<void> {
     const all = await store.listFactors(userId);
+    const expiredBefore = ctx.now() - o.enrollment.pendingTtlSeconds * 1000;
     for (const f of all) {
-      if (f.status === 'pending' && f.type === type && (!sameDestination || sameDestination(f))) await store.deleteFactor(userId, f.id);
+      if (f.status !== 'pending') continue;
+      if (f.createdAt < expiredBefore || (f.type === type && (!sameDestination || sameDestination(f)))) await store.deleteFactor(userId, f.id);
     }
     if (all.filter((f) => f.status === 'active').length >= MAX_FACTORS_PER_USER) {
       throw new MfaError('invalid_request', `A user can have at most ${MAX_FACTORS_PER_USER} factors`, { field: 'factor' });
@@ -219,11 +277,12 @@ export function createMfa(options: MfaOptions): Mfa {
         if (existing.some((f) => f.status === 'active' && f.type === type.type && f.data[field] === destination)) {
           throw new MfaError('already_enrolled', `This ${field} is already a factor`);
         }
+        const provenAt = await proofForNewFactor(userId, input.proof, req);
         await pruneAndCount(userId, type.type, (f) => f.data[field] === destination);
         const now = ctx.now();
         const factor: FactorRecord = {
           id: randomId(o.random), userId, type: type.type, label, status: 'pending', secret: null,
-          data: { [field]: destination }, lastStep: null, createdAt: now, confirmedAt: null, lastUsedAt: null,
+          data: { [field]: destination, ...(provenAt === null ? {} : { provenAt }) }, lastStep: null, createdAt: now, confirmedAt: null, lastUsedAt: null,
         };
         await store.createFactor(factor);
         try {
@@ -235,16 +294,20 @@ export function createMfa(options: MfaOptions): Mfa {
           throw error;
         }
       }),
-      confirm: (userId, factorId, code, req) => storeCall(() => confirmFactor(userId, factorId, code, type, req)),
+      confirm: (userId, factorId, code, req, opts) => storeCall(() => confirmFactor(userId, factorId, code, type, req, opts)),
     };
   }
 
   async function checkProof(userId: string, proof: FreshProof, opts: { allowPassword?: boolean; maxAgeSeconds?: number } = {}, req?: RequestContext): Promise<ProofResult> {
     requireUserId(userId);
     if (!proof || typeof proof !== 'object') throw new MfaError('invalid_request', 'Fresh proof is required: a current code', { field: 'code' });
-    if ('passwordVerified' in proof && proof.passwordVerified === true) {
+    const passwordCheck = passwordCheckOf(proof);
+    if (passwordCheck) {
       if (!opts.allowPassword) throw new MfaError('invalid_request', 'A current code is required for this operation', { field: 'code' });
-      return { ok: true, amr: ['pwd'] };
+      // Counted like a code: a wrong password is a failed attempt, and nothing passes while locked.
+      const r = await limited(userId, 'management', req, { factorType: 'password' }, async () =>
+        ((await hostCall(passwordCheck)) === true ? { ok: true } : { ok: false, reason: 'invalid_code' }));
+      return r.ok ? { ok: true, amr: ['pwd'] } : r;
     }
     if ('assertion' in proof && proof.assertion !== undefined) {
       const r = await ctx.signer.verify(String(proof.assertion), ctx.now(), Math.min(opts.maxAgeSeconds ?? MAX_PROOF_AGE_SECONDS, MAX_PROOF_AGE_SECONDS));
@@ -261,17 +324,20 @@ export function createMfa(options: MfaOptions): Mfa {
     if (typeof code !== 'string' || code.length > 32) throw new MfaError('invalid_request', 'code must be a string', { field: 'code' });
     const factors = await activeFactors(userId);
     if (factors.length === 0) throw new MfaError('not_enrolled', 'MFA is not enabled for this user');
-    const totps = factors.filter((f) => f.type === 'totp');
-    const isDigits = /^\d{6}$|^\d{8}$/.test(code);
-    if (isDigits && totps.length === 0) throw new MfaError('invalid_request', 'No authenticator app is enrolled; use a backup code', { field: 'code' });
+    const isDigits = /^\d+$/.test(code);
+    const totps = factors.filter((f) => f.type === 'totp' && f.data.digits === code.length);
+    // A code of a length no authenticator of this user produces is bad input, not a failed attempt.
+    if (isDigits && totps.length === 0) {
+      const any = factors.some((f) => f.type === 'totp');
+      throw new MfaError('invalid_request', any ? 'code has the wrong number of digits' : 'No authenticator app is enrolled; use a backup code', { field: 'code' });
+    }
     const normalized = isDigits ? code : backupCodeMethod.checkCodeFormat(code);
     let amr: string[] = ['otp'];
     const r = await limited(userId, purpose, req, { factorType: isDigits ? 'totp' : 'backup_code' }, async () => {
-      if (!isDigits) return backupCodeMethod.verify(ctx, userId, normalized, purpose, req);
+      if (!isDigits) return evaluateAndCommit(backupCodeMethod.verify(ctx, userId, normalized, purpose, req));
       let outcome: VerifyOutcome = { ok: false, reason: 'invalid_code' };
       for (const f of totps) {
-        if (f.data.digits !== normalized.length) continue;
-        const each = await totpType.verify(ctx, f, normalized, { purpose: purpose === 'step_up' ? 'step_up' : 'login' }, req);
+        const each = await evaluateAndCommit(totpType.verify(ctx, f, normalized, { purpose: purpose === 'step_up' ? 'step_up' : 'login' }, req));
         if (each.ok) {
           outcome = each;
           amr = [...totpType.amr];
@@ -325,10 +391,15 @@ export function createMfa(options: MfaOptions): Mfa {
       enroll: (userId, opts = {}, req) => storeCall(async () => {
         requireUserId(userId);
         const label = optionalLabel(opts.label, 'Authenticator app');
-        const accountName = opts.accountName ?? userId;
-        if (typeof accountName !== 'string' || accountName.length === 0 || accountName.length > 128 || accountName.includes(':')) {
-          throw new MfaError('invalid_request', 'accountName must be a string without ":"', { field: 'accountName' });
+        const rawAccountName = opts.accountName ?? userId;
+        if (typeof rawAccountName !== 'string' || rawAccountName.length === 0 || rawAccountName.length > 128 || UNSAFE_LABEL_CHARACTERS.test(rawAccountName)) {
+          throw new MfaError('invalid_request', 'accountName must be a printable string of at most 128 characters', { field: 'accountName' });
         }
+        // The otpauth label is "issuer:account" and the Key Uri Format forbids ":" in either part
+        // (URI-03: a parser would split there, even at "%3A"). An account name with ":" (a valid
+        // email) is encoded, not refused: each ":" is shown as U+A789 MODIFIER LETTER COLON.
+        const accountName = rawAccountName.replaceAll(':', '\uA789');
+        const provenAt = await proofForNewFactor(userId, opts.proof, req);
         await pruneAndCount(userId, 'totp');
         const secret = generateTotpSecret(o.random, o.totp.secretBytes);
         const id = randomId(o.random);
@@ -336,14 +407,14 @@ export function createMfa(options: MfaOptions): Mfa {
         const params = { algorithm: o.totp.algorithm, digits: o.totp.digits, periodSeconds: o.totp.periodSeconds };
         await store.createFactor({
           id, userId, type: 'totp', label, status: 'pending', secret: await ctx.box.seal(secret, `${userId}:${id}`),
-          data: { ...params }, lastStep: null, createdAt: now, confirmedAt: null, lastUsedAt: null,
+          data: { ...params, ...(provenAt === null ? {} : { provenAt }) }, lastStep: null, createdAt: now, confirmedAt: null, lastUsedAt: null,
         });
         const otpauthUri = createTotpKeyUri({ issuer: o.issuer, accountName, secret, ...params });
         const qr = await createQrCode(otpauthUri);
         ctx.emit({ type: 'factor.enrolled', userId, factorId: id, factorType: 'totp', outcome: 'success', purpose: 'enroll' }, req);
         return { factorId: id, secret, otpauthUri, qrCode: qr.png, qrSvg: qr.svg };
       }),
-      confirm: (userId, factorId, code, req) => storeCall(() => confirmFactor(userId, factorId, code, totpType, req)),
+      confirm: (userId, factorId, code, req, opts) => storeCall(() => confirmFactor(userId, factorId, code, totpType, req, opts)),
     },
     sms: oobApi(sms),
     email: oobApi(email),
@@ -397,19 +468,35 @@ export function createMfa(options: MfaOptions): Mfa {
         if (!id || !challenge || challenge.expiresAt <= ctx.now()) return failure('challenge_expired');
         const userId = challenge.userId;
         if (!challenge.methods.includes(method)) throw new MfaError('invalid_request', `method "${method}" is not available for this login`, { field: 'method' });
+        const candidates = method === 'backup_code' ? [] : (await activeFactors(userId)).filter((f) => f.type === method);
+        // A TOTP code of a length none of the user's authenticators produces is bad input (400), not a failure.
+        if (method === 'totp' && !candidates.some((f) => f.data.digits === normalized.length)) {
+          throw new MfaError('invalid_request', 'code has the wrong number of digits', { field: 'code' });
+        }
 
+        let lostRace = false;
         const r = await limited(userId, 'login', req, { factorType: method }, async () => {
           // Counted before evaluating, so parallel guesses cannot exceed the per-challenge limit.
           const n = await store.incrementChallengeAttempts(id);
           // Past the limit nothing is evaluated; the wrong attempt that reached it ended the challenge.
-          if (n === null || n > o.challenge.maxAttempts) return { ok: false, reason: 'invalid_code' };
-          const outcome = await verifyLoginCode(userId, method as LoginMethod, normalized, id, req);
-          if (!outcome.ok && n >= o.challenge.maxAttempts) await store.takeChallenge(id);
-          return outcome;
+          if (n === null || n > o.challenge.maxAttempts) return { ok: false, reason: 'invalid_code', evaluated: false };
+          const evaluation = await evaluateLoginCode(userId, method as LoginMethod, normalized, candidates, id, req);
+          if (!evaluation.ok) {
+            if (n >= o.challenge.maxAttempts) await store.takeChallenge(id);
+            return evaluation;
+          }
+          // Single use: of concurrent successes only the request that takes the challenge logs in,
+          // and only it spends its code — one code per login, however many valid codes race.
+          if (!(await store.takeChallenge(id))) {
+            lostRace = true;
+            return { ok: true };
+          }
+          const committed = await evaluation.commit();
+          if (!committed.ok) await restoreChallenge({ ...challenge, attempts: n });
+          return committed;
         });
         if (!r.ok) return r;
-        // Single use: of concurrent successes, only the request that deletes the challenge logs in.
-        if (!(await store.takeChallenge(id))) return failure('challenge_expired');
+        if (lostRace) return failure('challenge_expired');
         const factorType = method === 'backup_code' ? backupCodeMethod : types[method]!;
         const { assertion, expiresIn } = await issueAssertion(userId, [...factorType.amr]);
         const result: LoginSuccess = { ok: true, userId, amr: ['mfa', ...factorType.amr], assertion, expiresIn };
@@ -475,7 +562,7 @@ export function createMfa(options: MfaOptions): Mfa {
     disable: (userId, proof, req, opts = {}) => storeCall(async () => {
       requireUserId(userId);
       if ((await activeFactors(userId)).length === 0) throw new MfaError('not_enrolled', 'MFA is not enabled for this user');
-      const p = await checkProof(userId, proof, { allowPassword: true, maxAgeSeconds: proofAge(opts) }, req);
+      const p = await checkProof(userId, proof, { allowPassword: opts.allowPassword === true, maxAgeSeconds: proofAge(opts) }, req);
       if (!p.ok) return p;
       await disableAll(userId, req);
       return { ok: true as const };
@@ -529,12 +616,12 @@ export function createMfa(options: MfaOptions): Mfa {
     },
   };
 
-  async function verifyLoginCode(userId: string, method: LoginMethod, code: string, challengeId: string, req?: RequestContext): Promise<VerifyOutcome> {
+  /** Evaluates a login code without spending it; the caller commits after taking the challenge. */
+  async function evaluateLoginCode(userId: string, method: LoginMethod, code: string, candidates: FactorRecord[], challengeId: string, req?: RequestContext): Promise<Evaluation> {
     if (method === 'backup_code') return backupCodeMethod.verify(ctx, userId, code, 'login', req);
     const type = types[method]!;
-    const candidates = (await activeFactors(userId)).filter((f) => f.type === method);
     if (method === 'totp') {
-      let outcome: VerifyOutcome = { ok: false, reason: 'invalid_code' };
+      let outcome: Evaluation = { ok: false, reason: 'invalid_code' };
       for (const f of candidates) {
         if (f.data.digits !== code.length) continue;
         const each = await type.verify(ctx, f, code, { purpose: 'login' }, req);
@@ -548,6 +635,12 @@ export function createMfa(options: MfaOptions): Mfa {
     const factor = record ? candidates.find((f) => f.id === record.factorId) : undefined;
     if (!factor) return { ok: false, reason: 'invalid_code' };
     return type.verify(ctx, factor, code, { purpose: 'login', key }, req);
+  }
+
+  /** Puts back a challenge this request took but could not complete (its code lost a race). */
+  async function restoreChallenge(challenge: ChallengeRecord): Promise<void> {
+    const ttl = Math.ceil((challenge.expiresAt - ctx.now()) / 1000);
+    if (ttl > 0) await store.createChallenge(challenge, ttl + 60);
   }
 
   return mfa;

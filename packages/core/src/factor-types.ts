@@ -3,7 +3,7 @@
 // confirm, send a login code, verify — and the login challenge, limits, events and router work
 // on that interface. Backup codes are a login *method* with their own verifier.
 import { generateBackupCodes, findBackupCodeHash, generateBcryptSalt, hashBackupCode, hashBackupCodeSet, normalizeBackupCode } from './backup-codes';
-import { constantTimeEqual, randomInt } from './crypto';
+import { randomInt } from './crypto';
 import type { EngineContext } from './context';
 import { MfaError } from './errors';
 import type { RequestContext } from './events';
@@ -13,6 +13,20 @@ import type { FactorRecord, OobCodeRecord } from './store';
 import { verifyTotp, type TotpParameters } from './totp';
 
 export type VerifyOutcome = { ok: true; step?: number } | { ok: false; reason: 'invalid_code' | 'replayed' };
+
+/**
+ * A verification in two steps: `evaluate` decides without spending anything; `commit` spends
+ * (advances the TOTP step, consumes the backup or out-of-band code) atomically and says whether
+ * this caller won. The login flow commits only after it took the challenge, so one login spends
+ * exactly one code however many valid codes race on it.
+ */
+export type Evaluation = { ok: false; reason: 'invalid_code' | 'replayed' } | { ok: true; step?: number; commit(): Promise<VerifyOutcome> };
+
+/** Evaluates and commits at once (enrolment, step-up, management: nothing to take first). */
+export async function evaluateAndCommit(evaluation: Evaluation | Promise<Evaluation>): Promise<VerifyOutcome> {
+  const e = await evaluation;
+  return e.ok ? e.commit() : e;
+}
 
 export interface FactorType {
   readonly type: string;
@@ -25,10 +39,10 @@ export interface FactorType {
   /** Strict input check; throws invalid_request for malformed codes. */
   checkCodeFormat(factor: FactorRecord | undefined, code: unknown): string;
   /**
-   * Verifies `code` for `factor` atomically (replay guard / single use inside).
+   * Evaluates `code` for `factor`; the returned commit spends it (replay guard / single use).
    * `key` is the binding of out-of-band codes (`login:<challenge>` or `enroll:<factor>`).
    */
-  verify(ctx: EngineContext, factor: FactorRecord, code: string, binding: { purpose: 'login' | 'enroll' | 'step_up'; key?: string }, req?: RequestContext): Promise<VerifyOutcome>;
+  verify(ctx: EngineContext, factor: FactorRecord, code: string, binding: { purpose: 'login' | 'enroll' | 'step_up'; key?: string }, req?: RequestContext): Promise<Evaluation>;
 }
 
 function digitsCode(code: unknown, digits: number): string {
@@ -65,15 +79,19 @@ export const totpType: FactorType = {
       }
       return result;
     }
-    if (factor.status === 'active') {
-      // The atomic compare-and-set: of concurrent requests with this code, one wins.
-      const won = await ctx.store.recordTotpStep(factor.userId, factor.id, result.step, ctx.now());
-      if (!won) {
+    const step = result.step;
+    return {
+      ok: true,
+      step,
+      async commit() {
+        // A pending factor records its step when it is activated (activateFactor).
+        if (factor.status !== 'active') return { ok: true, step };
+        // The atomic compare-and-set: of concurrent requests with this code, one wins.
+        if (await ctx.store.recordTotpStep(factor.userId, factor.id, step, ctx.now())) return { ok: true, step };
         ctx.emit({ type: 'totp.replay_rejected', userId: factor.userId, factorId: factor.id, factorType: 'totp', outcome: 'failure', reason: 'replayed', purpose: binding.purpose }, req);
         return { ok: false, reason: 'replayed' };
-      }
-    }
-    return { ok: true, step: result.step };
+      },
+    };
   },
 };
 
@@ -128,18 +146,20 @@ export function oobType(type: 'sms' | 'email', sender: CodeSender | undefined): 
       if (!key) return { ok: false, reason: 'invalid_code' };
       const purpose = binding.purpose === 'enroll' ? 'enroll' : 'login';
       const record = await ctx.store.getOobCode(key);
-      const expected = await ctx.hashOobCode(key, purpose, code);
       if (!record || record.expiresAt <= ctx.now() || record.purpose !== purpose || record.factorId !== factor.id || record.userId !== factor.userId) {
         return { ok: false, reason: 'invalid_code' };
       }
       const attempts = await ctx.store.incrementOobAttempts(key);
       // Past the limit nothing is evaluated; the attempt that reached it already deleted the code.
       if (attempts === null || attempts > ctx.o.oob.maxAttempts) return { ok: false, reason: 'invalid_code' };
-      if (!constantTimeEqual(expected, record.codeHash)) {
+      if (!(await ctx.checkOobCode(record.codeHash, key, purpose, code))) {
         if (attempts >= ctx.o.oob.maxAttempts) await ctx.store.deleteOobCode(key);
         return { ok: false, reason: 'invalid_code' };
       }
-      return (await ctx.store.consumeOobCode(key, record.codeHash)) ? { ok: true } : { ok: false, reason: 'invalid_code' };
+      return {
+        ok: true,
+        commit: async () => ((await ctx.store.consumeOobCode(key, record.codeHash)) ? { ok: true } : { ok: false, reason: 'invalid_code' }),
+      };
     },
   };
 }
@@ -176,14 +196,20 @@ export const backupCodeMethod = {
     if (normalized === null) throw new MfaError('invalid_request', 'code must be a backup code like XXXXX-XXXXX', { field: 'code' });
     return normalized;
   },
-  async verify(ctx: EngineContext, userId: string, normalized: string, purpose: string, req?: RequestContext): Promise<VerifyOutcome> {
+  async verify(ctx: EngineContext, userId: string, normalized: string, purpose: string, req?: RequestContext): Promise<Evaluation> {
     const set = await ctx.store.getBackupCodes(userId);
     const salt = set?.salt ?? generateBcryptSalt(ctx.o.random, ctx.o.backupCodes.bcryptCost);
     const hash = await hashBackupCode(normalized, salt); // costs one hash whether or not a set exists
     const match = set ? findBackupCodeHash(hash, set.hashes) : null;
-    if (!match || !(await ctx.store.consumeBackupCode(userId, match, ctx.now()))) return { ok: false, reason: 'invalid_code' };
-    ctx.emit({ type: 'backup_code.used', userId, factorType: 'backup_code', outcome: 'success', purpose }, req);
-    return { ok: true };
+    if (!match) return { ok: false, reason: 'invalid_code' };
+    return {
+      ok: true,
+      async commit() {
+        if (!(await ctx.store.consumeBackupCode(userId, match, ctx.now()))) return { ok: false, reason: 'invalid_code' };
+        ctx.emit({ type: 'backup_code.used', userId, factorType: 'backup_code', outcome: 'success', purpose }, req);
+        return { ok: true };
+      },
+    };
   },
   /** A new set, replacing the old one entirely. Returns the plain codes (shown once). */
   async issue(ctx: EngineContext, userId: string): Promise<string[]> {

@@ -1,7 +1,9 @@
 // packages/core/src/index.ts
 // @secondfactor/core: the MFA engine, its storage contract and reference store.
-export { createMfa } from './create-mfa';
-export type { Mfa, OobApi, ProofOptions } from './create-mfa';
+export { createMfa, UNSAFE_LABEL_CHARACTERS } from './create-mfa';
+export type { ConfirmOptions, Mfa, OobApi, ProofOptions } from './create-mfa';
+export { passwordProof } from './password-proof';
+export type { PasswordProof } from './password-proof';
 export type { MfaOptions, SendLimits } from './options';
 export * from './types';
 export * from './store';

@@ -176,6 +176,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): MfaStore {
       }
       return ++c.value;
     },
+    async getCounter(key) {
+      return live(counters, key)?.value ?? 0;
+    },
 
     async getAttemptState(userId) {
       const s = attempts.get(userId);

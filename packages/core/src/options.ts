@@ -26,6 +26,8 @@ export interface MfaOptions {
   totp?: { algorithm?: TotpAlgorithm; digits?: 6 | 8; periodSeconds?: number; window?: Partial<TotpWindow>; secretBytes?: number };
   backupCodes?: { count?: number; bcryptCost?: number };
   challenge?: { ttlSeconds?: number; maxAttempts?: number };
+  /** A factor set up but not confirmed within `pendingTtlSeconds` (default 600) is dropped. */
+  enrollment?: { pendingTtlSeconds?: number };
   trustedDevices?: { ttlSeconds?: number };
   assertion?: { audience?: string; ttlSeconds?: number };
   limits?: { backoffAfterFailures?: number; backoffBaseSeconds?: number; backoffMaxSeconds?: number; lockAfterFailures?: number; perIpPerWindow?: number; ipWindowSeconds?: number };
@@ -49,6 +51,7 @@ export interface ResolvedOptions {
   totp: { algorithm: TotpAlgorithm; digits: 6 | 8; periodSeconds: number; window: TotpWindow; secretBytes: number };
   backupCodes: { count: number; bcryptCost: number };
   challenge: { ttlSeconds: number; maxAttempts: number };
+  enrollment: { pendingTtlSeconds: number };
   trustedDevices: { ttlSeconds: number };
   assertion: { audience: string; ttlSeconds: number };
   limits: { backoffAfterFailures: number; backoffBaseSeconds: number; backoffMaxSeconds: number; lockAfterFailures: number; perIpPerWindow: number; ipWindowSeconds: number };
@@ -60,7 +63,7 @@ export interface ResolvedOptions {
   random: RandomSource;
 }
 
-const TOP_LEVEL = ['issuer', 'store', 'encryptionKeys', 'signingKey', 'totp', 'backupCodes', 'challenge', 'trustedDevices', 'assertion', 'limits', 'sms', 'email', 'oob', 'onEvent', 'clock', 'random'];
+const TOP_LEVEL = ['issuer', 'store', 'encryptionKeys', 'signingKey', 'totp', 'backupCodes', 'challenge', 'enrollment', 'trustedDevices', 'assertion', 'limits', 'sms', 'email', 'oob', 'onEvent', 'clock', 'random'];
 
 function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, j) => j);
@@ -146,6 +149,8 @@ export function resolveOptions(options: MfaOptions): ResolvedOptions {
   checkKeys(b, ['count', 'bcryptCost'], 'backupCodes');
   const c = options.challenge ?? {};
   checkKeys(c, ['ttlSeconds', 'maxAttempts'], 'challenge');
+  const en = options.enrollment ?? {};
+  checkKeys(en, ['pendingTtlSeconds'], 'enrollment');
   const d = options.trustedDevices ?? {};
   checkKeys(d, ['ttlSeconds'], 'trustedDevices');
   const a = options.assertion ?? {};
@@ -181,6 +186,7 @@ export function resolveOptions(options: MfaOptions): ResolvedOptions {
     },
     backupCodes: { count: int(b.count, 'backupCodes.count', 10, 5, 20), bcryptCost: int(b.bcryptCost, 'backupCodes.bcryptCost', 10, 4, 15) },
     challenge: { ttlSeconds: int(c.ttlSeconds, 'challenge.ttlSeconds', 300, 30, 600), maxAttempts: int(c.maxAttempts, 'challenge.maxAttempts', 5, 1, 10) },
+    enrollment: { pendingTtlSeconds: int(en.pendingTtlSeconds, 'enrollment.pendingTtlSeconds', 600, 60, 3600) },
     trustedDevices: { ttlSeconds: int(d.ttlSeconds, 'trustedDevices.ttlSeconds', 30 * 86400, 3600, 90 * 86400) },
     assertion: { audience: a.audience ?? 'secondfactor', ttlSeconds: int(a.ttlSeconds, 'assertion.ttlSeconds', 300, 30, 86400) },
     limits: {

@@ -15,8 +15,10 @@ export interface EncryptionKeys {
 export interface SecretBox {
   seal(plaintext: string, binding: string): Promise<string>;
   open(envelope: string, binding: string): Promise<{ plaintext: string; stale: boolean }>;
-  /** Raw bytes of the current key, for deriving other keys (e.g. the OOB code HMAC key). */
-  currentKeyBytes(): Uint8Array;
+  /** Id of the key used for new encryptions. */
+  readonly currentKeyId: string;
+  /** Raw bytes of a key of the ring (the current one by default), for deriving other keys; undefined for an unknown id. */
+  keyBytes(id?: string): Uint8Array | undefined;
 }
 
 export function decodeKey(value: string): Uint8Array {
@@ -62,8 +64,9 @@ export function createSecretBox(config: EncryptionKeys, random: RandomSource): S
         throw new MfaError('store_unavailable', 'Encrypted secret failed authentication', { cause: error });
       }
     },
-    currentKeyBytes() {
-      return raw.get(config.current)!;
+    currentKeyId: config.current,
+    keyBytes(id = config.current) {
+      return raw.get(id);
     },
   };
 }

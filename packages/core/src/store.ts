@@ -135,6 +135,8 @@ export interface EphemeralStore {
 
   /** Atomic increment of a counter created with a TTL (applied only on creation); returns the new value. */
   incrementCounter(key: string, ttlSeconds: number): Promise<number>;
+  /** The current value of a counter; 0 when it does not exist (or expired). */
+  getCounter(key: string): Promise<number>;
 
   getAttemptState(userId: string): Promise<AttemptState | null>;
   /**
@@ -160,6 +162,6 @@ export const DURABLE_METHODS = [
 
 export const EPHEMERAL_METHODS = [
   'createChallenge', 'getChallenge', 'incrementChallengeAttempts', 'takeChallenge', 'putOobCode',
-  'getOobCode', 'incrementOobAttempts', 'consumeOobCode', 'deleteOobCode', 'incrementCounter',
+  'getOobCode', 'incrementOobAttempts', 'consumeOobCode', 'deleteOobCode', 'incrementCounter', 'getCounter',
   'getAttemptState', 'compareAndSetAttemptState',
 ] as const satisfies readonly (keyof EphemeralStore)[];

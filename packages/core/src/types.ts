@@ -1,6 +1,7 @@
 // packages/core/src/types.ts
 // The public result types of the engine. Verification outcomes are values; misuse and
 // infrastructure failures throw MfaError.
+import type { PasswordProof } from './password-proof';
 
 /** Why a verification failed. Callers show the same generic message for all code failures. */
 export type FailureReason = 'invalid_code' | 'challenge_expired' | 'too_many_attempts';
@@ -60,12 +61,15 @@ export interface LoginSuccess {
 
 export type LoginVerifyResult = LoginSuccess | Failure;
 
-/** Fresh proof for sensitive management operations (DESIGN invariant 8). */
+/**
+ * Fresh proof for sensitive management operations (DESIGN invariant 8): a current code, a
+ * recent MFA assertion of the same user, or — where the host opted in — the host's password
+ * check wrapped by `passwordProof()` (never plain data).
+ */
 export type FreshProof =
   | { code: string }
   | { assertion: string }
-  /** The host checked the user's password in this request (accepted for `disable` only). */
-  | { passwordVerified: true };
+  | PasswordProof;
 
 export type ProofResult = { ok: true; amr: string[] } | Failure;
 

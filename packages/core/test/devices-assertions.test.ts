@@ -1,7 +1,7 @@
 // Trusted devices (TD-01..TD-06) and MFA assertions (GATE-02, GATE-09).
 import { createHash } from 'node:crypto';
 import { generateKeyPair, decodeJwt, decodeProtectedHeader } from 'jose';
-import { enrolTotp, setup, totpNow } from './support/harness';
+import { enrolTotp, proofFor, setup, totpNow } from './support/harness';
 
 async function loginTrusted(h: ReturnType<typeof setup>, secret: string, userId = 'alice') {
   const s = await h.mfa.login.start(userId);
@@ -66,7 +66,7 @@ describe('trusted devices', () => {
   test('removing a factor or disabling MFA revokes every trusted device (DG-04)', async () => {
     const h = setup();
     const { secret } = await enrolTotp(h);
-    const second = await h.mfa.totp.enroll('alice', { label: 'Tablet' });
+    const second = await h.mfa.totp.enroll('alice', { label: 'Tablet', proof: await proofFor(h) });
     expect((await h.mfa.totp.confirm('alice', second.factorId, await totpNow(second.secret, h.clock.now()))).ok).toBe(true);
     const t = (await loginTrusted(h, secret)).trustedDevice!;
     const removed = await h.mfa.factors.remove('alice', second.factorId, { code: await totpNow(secret, h.clock.now()) });

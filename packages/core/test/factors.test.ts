@@ -1,10 +1,10 @@
 // Several named factors per user: listed, removable; removing the last one disables MFA.
-import { enrolTotp, setup, totpNow } from './support/harness';
+import { enrolTotp, proofFor, setup, totpNow } from './support/harness';
 
 test('several named factors are listed; removing one keeps MFA on; removing the last disables it', async () => {
   const h = setup();
   const phone = await enrolTotp(h);
-  const tablet = await h.mfa.totp.enroll('alice', { label: 'Tablet' });
+  const tablet = await h.mfa.totp.enroll('alice', { label: 'Tablet', proof: await proofFor(h) });
   const confirmed = await h.mfa.totp.confirm('alice', tablet.factorId, await totpNow(tablet.secret, h.clock.now()));
   expect(confirmed.ok && confirmed.backupCodes).toBeFalsy(); // only the first factor brings backup codes
   h.clock.advance(30);
@@ -36,8 +36,8 @@ test('a confirmed factor cannot be confirmed again; a new enrolment replaces an 
   const h = setup();
   const { factorId } = await enrolTotp(h);
   await expect(h.mfa.totp.confirm('alice', factorId, '123456')).rejects.toMatchObject({ code: 'already_enrolled' });
-  const first = await h.mfa.totp.enroll('alice');
-  const second = await h.mfa.totp.enroll('alice');
+  const first = await h.mfa.totp.enroll('alice', { proof: await proofFor(h) });
+  const second = await h.mfa.totp.enroll('alice', { proof: await proofFor(h) });
   expect(first.secret).not.toBe(second.secret);
   const pending = (await h.store.listFactors('alice')).filter((f) => f.status === 'pending');
   expect(pending.map((f) => f.id)).toEqual([second.factorId]);

@@ -1,6 +1,6 @@
 // Out-of-band codes over SMS and email (SMS-01..SMS-14 core rules, SECURITY-REQUIREMENTS §F).
 import { consoleSender, maskPhone, MfaError, type CodeMessage, type CodeSender } from '@secondfactor/core';
-import { enrolTotp, setup } from './support/harness';
+import { enrolTotp, proofFor, setup } from './support/harness';
 
 function recordingSender(): CodeSender & { sent: CodeMessage[]; fail?: unknown } {
   const s = {
@@ -79,7 +79,7 @@ describe('SMS enrolment', () => {
   test('an enrolment code fails at login, a login code fails at enrolment (SMS-03)', async () => {
     const h = smsSetup();
     await enrolSms(h);
-    const pending = await h.mfa.sms.enroll('alice', { destination: '+14155550199' });
+    const pending = await h.mfa.sms.enroll('alice', { destination: '+14155550199', proof: await proofFor(h) });
     const enrolCode = h.sms.sent.at(-1)!.code;
     h.clock.advance(31);
     const { s } = await smsLogin(h);
@@ -213,7 +213,7 @@ describe('SMS login', () => {
   test('SMS guesses count in the per-user limit shared with TOTP', async () => {
     const h = smsSetup({ oob: { sendLimits: { perUserPerHour: 20, perDestinationPerHour: 20 } } });
     await enrolTotp(h);
-    await h.mfa.sms.enroll('alice', { destination: PHONE });
+    await h.mfa.sms.enroll('alice', { destination: PHONE, proof: await proofFor(h) });
     const confirmCode = h.sms.sent.at(-1)!.code;
     const factorId = (await h.store.listFactors('alice')).find((f) => f.type === 'sms')!.id;
     expect((await h.mfa.sms.confirm('alice', factorId, confirmCode)).ok).toBe(true);
@@ -233,7 +233,7 @@ describe('email', () => {
   test('enrol and log in with an email code; a second factor gets no new backup codes', async () => {
     const h = smsSetup();
     await enrolTotp(h);
-    const { factorId, sentTo } = await h.mfa.email.enroll('alice', { destination: ' Alice@Example.COM ' });
+    const { factorId, sentTo } = await h.mfa.email.enroll('alice', { destination: ' Alice@Example.COM ', proof: await proofFor(h) });
     expect(sentTo).toBe('a•••@example.com');
     expect(h.email.sent.at(-1)).toMatchObject({ to: 'alice@example.com', purpose: 'enroll' });
     const r = await h.mfa.email.confirm('alice', factorId, h.email.sent.at(-1)!.code);

@@ -1,16 +1,17 @@
 // packages/express/src/fresh-proof.ts
 // Fresh proof for the routes that weaken a user's protection (disable, remove a factor,
 // regenerate backup codes, add a factor when one exists): a current code or a recent MFA
-// assertion in the same request — or, for `/disable` only, the host's password check. An
-// active session alone is never enough (DG-01/02).
+// assertion in the same request — or, for `/disable` only and where the host opted in, the
+// host's password check (wrapped by core's `passwordProof`, so core counts it as an attempt).
+// An active session alone is never enough (DG-01/02).
 import type { Request } from 'express';
-import type { FreshProof, Mfa } from '@secondfactor/core';
+import { passwordProof, type FreshProof, type Mfa } from '@secondfactor/core';
 import { optionalString } from './fields';
 import { invalidRequest, ProblemError } from './problem';
 import type { JsonBody } from './read-body';
 
 export interface ProofSettings {
-  /** Accept `{password}` checked by the host's `verifyPassword` (for `/disable`). */
+  /** Accept `{password}` checked by the host's `verifyPassword` (`/disable`, with `allowPasswordToDisable`). */
   allowPassword: boolean;
   verifyPassword: ((req: Request, userId: string, password: string) => boolean | Promise<boolean>) | undefined;
   /** How old an assertion may be (seconds). */
@@ -33,10 +34,26 @@ export function bearerToken(req: Request): string | undefined {
 /**
  * The fresh proof carried by this request, for `userId`. Order: `{code}`, `{assertion}`,
  * `{password}` (when allowed), then a Bearer assertion of this user. Throws `403 mfa_required`
- * when there is none, `401 invalid_code` for a wrong password or a stale/foreign `{assertion}`.
+ * when there is none. Core checks whatever is returned (a wrong password, code or a
+ * stale/foreign `{assertion}` is a failed attempt there).
  */
 export async function freshProofOf(mfa: Mfa, req: Request, userId: string, body: JsonBody, settings: ProofSettings): Promise<FreshProof> {
-  const code = optionalString(body, 'code');
+  const proof = await optionalProofOf(mfa, req, userId, body, settings);
+  if (proof !== undefined) return proof;
+  throw new ProblemError('mfa_required', {
+    detail: `${settings.action} needs a current code${settings.allowPassword ? ', your password' : ''} or a recent verification in the same request.`,
+  });
+}
+
+/**
+ * Like `freshProofOf`, but undefined when the request carries none (core decides whether it is
+ * needed: adding a factor needs it only while MFA is on). With `codeField: null` the body's
+ * `code` is not proof (on confirm routes it is the new factor's code).
+ */
+export async function optionalProofOf(
+  mfa: Mfa, req: Request, userId: string, body: JsonBody, settings: ProofSettings, codeField: 'code' | null = 'code',
+): Promise<FreshProof | undefined> {
+  const code = codeField === null ? undefined : optionalString(body, codeField);
   if (code !== undefined) return { code };
 
   const assertion = optionalString(body, 'assertion');
@@ -46,9 +63,10 @@ export async function freshProofOf(mfa: Mfa, req: Request, userId: string, body:
   if (settings.allowPassword) {
     const password = optionalString(body, 'password');
     if (password !== undefined) {
-      if (!settings.verifyPassword) throw invalidRequest('password', 'password re-authentication is not configured on this server; send a current code');
-      if ((await settings.verifyPassword(req, userId, password)) !== true) throw new ProblemError('invalid_code');
-      return { passwordVerified: true };
+      const verify = settings.verifyPassword;
+      if (!verify) throw invalidRequest('password', 'password re-authentication is not configured on this server; send a current code');
+      // Core runs the check under the attempt limits (a wrong password counts; refused while locked).
+      return passwordProof(async () => (await verify(req, userId, password)) === true);
     }
   }
 
@@ -58,8 +76,5 @@ export async function freshProofOf(mfa: Mfa, req: Request, userId: string, body:
     const r = await mfa.assertions.verify(token, { maxAgeSeconds: settings.maxAgeSeconds });
     if (r.ok && r.userId === userId) return { assertion: token };
   }
-
-  throw new ProblemError('mfa_required', {
-    detail: `${settings.action} needs a current code${settings.allowPassword ? ', your password' : ''} or a recent verification in the same request.`,
-  });
+  return undefined;
 }

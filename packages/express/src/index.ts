@@ -11,6 +11,7 @@ export { clearAssertionCookie } from './cookies';
 export { failureProblem, problem, problemForError, sendProblem, ProblemError, PROBLEM_STATUS } from './problem';
 export type { ProblemCode, ProblemDocument, ProblemInit } from './problem';
 export { handleAsyncErrors } from './handle-async';
+export { describeError } from './log-error';
 export type {
   AssertionCookieOptions, GetUserId, LoginCompleteInfo, MfaChallenge, MfaGateOptions, MfaRequiredInfo, MfaRouterOptions, MfaState, RequireMfaOptions,
   TrustedDeviceCookieOptions,

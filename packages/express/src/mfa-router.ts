@@ -4,26 +4,27 @@
 // trusted-device management. Identity for management routes comes only from the host's
 // getUserId; every answer is `Cache-Control: no-store`; errors are problem+json.
 import express, { type Request, type Response, type Router } from 'express';
-import { normalizeEmail, normalizePhone, type Mfa, type OobApi } from '@secondfactor/core';
+import { normalizeEmail, normalizePhone, UNSAFE_LABEL_CHARACTERS, type Mfa, type OobApi } from '@secondfactor/core';
 import { appendSetCookie, readCookie, resolveAssertionCookie, resolveTrustedDeviceCookie, serializeCookie } from './cookies';
 import { optionalBoolean, optionalString, requiredString, routeId } from './fields';
-import { CORE_PROOF_MAX_AGE_SECONDS, freshProofOf, type ProofSettings } from './fresh-proof';
+import { CORE_PROOF_MAX_AGE_SECONDS, freshProofOf, optionalProofOf, type ProofSettings } from './fresh-proof';
 import { handleAsyncErrors } from './handle-async';
-import { checkFunction, checkKnownKeys, checkMfa, checkSeconds } from './options';
+import { checkFunction, checkKnownKeys, checkMfa, checkSeconds, configError } from './options';
+import { logUnexpectedError } from './log-error';
 import { failureProblem, invalidRequest, problemForError, ProblemError, sendProblem } from './problem';
 import { readJsonBody, type JsonBody } from './read-body';
 import { contextOf, resolveUserId } from './request-context';
 import type { MfaRouterOptions } from './types';
 
 const WHERE = 'mfaRouter()';
-const KNOWN_OPTIONS = ['getUserId', 'onLoginComplete', 'verifyPassword', 'getAccountName', 'cookie', 'assertionCookie', 'maxAgeForProofSeconds', 'onError'];
+const KNOWN_OPTIONS = ['getUserId', 'onLoginComplete', 'verifyPassword', 'allowPasswordToDisable', 'getAccountName', 'cookie', 'assertionCookie', 'maxAgeForProofSeconds', 'onError'];
 
 type RouteHandler = (req: Request, res: Response) => Promise<void>;
 
-/** An optional factor label: printable text only. */
+/** An optional factor label: printable text only, no bidirectional overrides. */
 function labelOf(body: JsonBody): string | undefined {
   const label = optionalString(body, 'label', { allowNull: true });
-  if (label !== undefined && /[\u0000-\u001f\u007f]/.test(label)) throw invalidRequest('label', 'label must not contain control characters');
+  if (label !== undefined && UNSAFE_LABEL_CHARACTERS.test(label)) throw invalidRequest('label', 'label must not contain control or bidirectional-override characters');
   return label;
 }
 
@@ -46,7 +47,15 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
   checkFunction(options.getAccountName, WHERE, 'getAccountName');
   checkFunction(options.onError, WHERE, 'onError');
   checkSeconds(options.maxAgeForProofSeconds, WHERE, 'maxAgeForProofSeconds', 1, CORE_PROOF_MAX_AGE_SECONDS);
-  const { getUserId, onLoginComplete, verifyPassword, getAccountName, onError } = options;
+  if (options.allowPasswordToDisable !== undefined && typeof options.allowPasswordToDisable !== 'boolean') {
+    throw configError(WHERE, 'allowPasswordToDisable', 'must be a boolean');
+  }
+  if (options.allowPasswordToDisable && !options.verifyPassword) throw configError(WHERE, 'allowPasswordToDisable', 'needs verifyPassword (the host\'s password check)');
+  const { getUserId, onLoginComplete, verifyPassword, getAccountName } = options;
+  const allowPasswordToDisable = options.allowPasswordToDisable === true;
+  // Unexpected errors and outages are logged by default (cleaned: no bound values), so a host that
+  // forgot its migrations sees why every request answers 503; the host's onError replaces this.
+  const onError = options.onError ?? logUnexpectedError;
   const cookie = resolveTrustedDeviceCookie(options.cookie, WHERE);
   const assertionCookie = resolveAssertionCookie(options.assertionCookie, WHERE);
   const maxAgeSeconds = options.maxAgeForProofSeconds ?? CORE_PROOF_MAX_AGE_SECONDS;
@@ -75,14 +84,13 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
     return userId;
   }
 
-  /** Adding a factor when MFA is already on needs fresh proof too (SEC-03, SMS-08). */
-  async function proofForNewFactor(req: Request, userId: string, body: JsonBody): Promise<void> {
-    const status = await mfa.status(userId);
-    if (!status.enabled) return;
-    const p = await freshProofOf(mfa, req, userId, body, proof('Adding a factor'));
-    const r = await mfa.checkProof(userId, p, { maxAgeSeconds }, contextOf(req));
-    if (!r.ok) throw failureProblem(r);
-  }
+  /**
+   * Adding a factor when MFA is already on needs fresh proof (SEC-03, SMS-08): at setup a code or
+   * an assertion; at confirm an assertion (the body's `code` is the new factor's). Core decides
+   * whether it is needed and checks it.
+   */
+  const proofForNewFactor = (req: Request, userId: string, body: JsonBody, at: 'setup' | 'confirm') =>
+    optionalProofOf(mfa, req, userId, body, proof('Adding a factor'), at === 'setup' ? 'code' : null);
 
   // ---- status and enrolment (host user) ----
 
@@ -98,9 +106,11 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
     const userId = await signedInUser(req, res);
     const body = await readJsonBody(req);
     const label = labelOf(body);
-    await proofForNewFactor(req, userId, body);
+    const p = await proofForNewFactor(req, userId, body, 'setup');
     const accountName = getAccountName ? await getAccountName(req, userId) : undefined;
-    const e = await mfa.totp.enroll(userId, { ...(label === undefined ? {} : { label }), ...(accountName === undefined ? {} : { accountName }) }, contextOf(req));
+    const e = await mfa.totp.enroll(userId, {
+      ...(label === undefined ? {} : { label }), ...(accountName === undefined ? {} : { accountName }), ...(p === undefined ? {} : { proof: p }),
+    }, contextOf(req));
     res.status(200).json({ factorId: e.factorId, secret: e.secret, otpauthUri: e.otpauthUri, qrCode: e.qrCode, qrSvg: e.qrSvg });
   }));
 
@@ -109,7 +119,8 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
     const body = await readJsonBody(req);
     const factorId = requiredString(body, 'factorId');
     const code = requiredString(body, 'code');
-    const r = await mfa.totp.confirm(userId, factorId, code, contextOf(req));
+    const p = await proofForNewFactor(req, userId, body, 'confirm');
+    const r = await mfa.totp.confirm(userId, factorId, code, contextOf(req), { maxAgeSeconds, ...(p === undefined ? {} : { proof: p }) });
     if (!r.ok) throw failureProblem(r);
     res.status(200).json(r.backupCodes ? { factor: r.factor, backupCodes: r.backupCodes } : { factor: r.factor });
   }));
@@ -124,8 +135,8 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
       // Checked before the proof, so a typo does not burn the user's current code.
       if (type === 'sms') normalizePhone(destination);
       else normalizeEmail(destination);
-      await proofForNewFactor(req, userId, body);
-      const r = await api.enroll(userId, { destination, ...(label === undefined ? {} : { label }) }, contextOf(req));
+      const p = await proofForNewFactor(req, userId, body, 'setup');
+      const r = await api.enroll(userId, { destination, ...(label === undefined ? {} : { label }), ...(p === undefined ? {} : { proof: p }) }, contextOf(req));
       res.status(200).json({ factorId: r.factorId, sentTo: r.sentTo });
     }));
     router.post(`/${type}/confirm`, route(async function confirmOob(req, res) {
@@ -133,7 +144,8 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
       const body = await readJsonBody(req);
       const factorId = requiredString(body, 'factorId');
       const code = requiredString(body, 'code');
-      const r = await api.confirm(userId, factorId, code, contextOf(req));
+      const p = await proofForNewFactor(req, userId, body, 'confirm');
+      const r = await api.confirm(userId, factorId, code, contextOf(req), { maxAgeSeconds, ...(p === undefined ? {} : { proof: p }) });
       if (!r.ok) throw failureProblem(r);
       res.status(200).json(r.backupCodes ? { factor: r.factor, backupCodes: r.backupCodes } : { factor: r.factor });
     }));
@@ -164,8 +176,9 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
     if (r.trustedDevice) appendSetCookie(res, serializeCookie(cookie, r.trustedDevice.token, r.trustedDevice.maxAgeSeconds));
     setAssertionCookie(res, r.assertion, r.expiresIn);
     if (onLoginComplete) {
+      // The callback owns the response: it may answer later (express-session's regenerate(cb)),
+      // so the router never answers after it. A throw or rejection goes to the error handler.
       await onLoginComplete(req, res, { userId: r.userId, amr: r.amr, assertion: r.assertion, expiresIn: r.expiresIn });
-      if (!res.headersSent) res.status(204).end();
       return;
     }
     res.status(200).json({ accessToken: r.assertion, tokenType: 'Bearer', expiresIn: r.expiresIn });
@@ -207,8 +220,8 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
   router.post('/disable', route(async function disableMfa(req, res) {
     const userId = await signedInUser(req, res);
     const body = await readJsonBody(req);
-    const p = await freshProofOf(mfa, req, userId, body, proof('Turning off two-step verification', true));
-    const r = await mfa.disable(userId, p, contextOf(req), { maxAgeSeconds });
+    const p = await freshProofOf(mfa, req, userId, body, proof('Turning off two-step verification', allowPasswordToDisable));
+    const r = await mfa.disable(userId, p, contextOf(req), { maxAgeSeconds, allowPassword: allowPasswordToDisable });
     if (!r.ok) throw failureProblem(r);
     res.status(204).end();
   }));
@@ -235,7 +248,7 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
       return;
     }
     const p = problemForError(error) ?? new ProblemError('internal_error');
-    if (p.problem.status >= 500 && onError) {
+    if (p.problem.status >= 500) {
       try {
         onError(error, req);
       } catch {

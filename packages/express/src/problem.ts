@@ -5,7 +5,7 @@ import type { Response } from 'express';
 import { isMfaError, type Failure, type MfaErrorCode } from '@secondfactor/core';
 
 /** Every `code` a problem document can carry. */
-export type ProblemCode = MfaErrorCode | 'unauthenticated' | 'internal_error';
+export type ProblemCode = MfaErrorCode | 'unauthenticated' | 'unsupported_media_type' | 'internal_error';
 
 export interface ProblemDocument {
   /** `urn:secondfactor:problem:<code>` */
@@ -34,6 +34,7 @@ const CODES: Record<ProblemCode, CodeInfo> = {
   mfa_required: { status: 403, title: 'Second factor required', detail: 'A current second factor is required for this request.' },
   not_enrolled: { status: 404, title: 'Not enrolled', detail: 'No such factor.' },
   already_enrolled: { status: 409, title: 'Already enrolled', detail: 'This factor is already enrolled.' },
+  unsupported_media_type: { status: 415, title: 'Unsupported media type', detail: 'The request body must be JSON (Content-Type: application/json).' },
   too_many_attempts: { status: 429, title: 'Too many attempts', detail: 'Too many attempts; try again later.' },
   internal_error: { status: 500, title: 'Internal error', detail: 'The request could not be completed.' },
   sms_unavailable: { status: 502, title: 'SMS unavailable', detail: 'The SMS provider could not send the code.' },

@@ -2,8 +2,11 @@
 // The JSON body of a request, whether or not the host installed express.json(): a body already
 // parsed by the host is used as is; otherwise the raw stream is read here (JSON only, UTF-8,
 // at most 16 kB). Anything that is not a JSON object is `400 invalid_request` (field `body`).
+// A body that is not declared JSON is `415`, even when the host's own parser (express.urlencoded,
+// express.text) already turned it into an object: a cross-site form can send those without a
+// CORS preflight, never application/json.
 import type { Request } from 'express';
-import { invalidRequest } from './problem';
+import { invalidRequest, ProblemError } from './problem';
 
 export const BODY_LIMIT_BYTES = 16 * 1024;
 
@@ -71,6 +74,8 @@ function readRaw(req: Request): Promise<string> {
 
 /** The request's JSON object body (`{}` when there is none). Throws `ProblemError` (400) otherwise. */
 export async function readJsonBody(req: Request): Promise<JsonBody> {
+  const type = req.headers['content-type'] ?? '';
+  if (hasBody(req) && !JSON_TYPE.test(type)) throw new ProblemError('unsupported_media_type');
   const parsed: unknown = req.body;
   const unread = hasBody(req) && !req.readableEnded;
   // Express 4's body-parser leaves `{}` (and no `_body` mark) for a body it did not parse: read it here.
@@ -78,8 +83,6 @@ export async function readJsonBody(req: Request): Promise<JsonBody> {
   if (parsed !== undefined && !placeholder) return asObject(parsed);
   if (!unread) return {};
 
-  const type = req.headers['content-type'] ?? '';
-  if (!JSON_TYPE.test(type)) throw invalidRequest('body', 'The request body must be JSON (Content-Type: application/json).');
   const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(type)?.[1];
   if (charset !== undefined && !/^utf-?8$/i.test(charset)) throw invalidRequest('body', 'The request body must be UTF-8.');
   const encoding = req.headers['content-encoding'];

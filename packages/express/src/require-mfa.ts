@@ -36,11 +36,13 @@ function cookieNamesOf(options: RequireMfaOptions): readonly string[] {
  * @example
  * app.post('/admin/delete-account', requireMfa(mfa, { maxAge: 300, getUserId: (req) => req.session.userId }), handler);
  */
-export function requireMfa(mfa: Mfa, options: RequireMfaOptions = {}): RequestHandler {
+export function requireMfa(mfa: Mfa, options: RequireMfaOptions): RequestHandler {
   checkMfa(mfa, WHERE);
+  if (options === undefined) throw new TypeError('secondfactor: requireMfa() needs options with getUserId (the request\'s host user), e.g. requireMfa(mfa, { maxAge: 300, getUserId: (req) => req.session.userId })');
   checkKnownKeys(options, ['maxAge', 'getUserId', 'assertionCookie', 'cookieName', 'onRequired'], `${WHERE} options`);
   checkSeconds(options.maxAge, WHERE, 'maxAge', 1, 86_400);
-  checkFunction(options.getUserId, WHERE, 'getUserId');
+  // Without it the guard could not tell whose session it protects: any user's assertion would pass.
+  checkFunction(options.getUserId, WHERE, 'getUserId', true);
   checkFunction(options.onRequired, WHERE, 'onRequired');
   const cookieNames = cookieNamesOf(options);
   const { maxAge, getUserId, onRequired } = options;
@@ -52,7 +54,6 @@ export function requireMfa(mfa: Mfa, options: RequireMfaOptions = {}): RequestHa
     const tokens = [bearerToken(req), ...cookieNames.map((name) => readCookie(req, name))].filter((t): t is string => t !== undefined);
     let hostUser: string | undefined | null = null; // null: not asked yet
     const isHostUser = async (userId: string) => {
-      if (!getUserId) return true;
       if (hostUser === null) hostUser = await resolveUserId(getUserId, req, res);
       return hostUser === userId;
     };
@@ -71,7 +72,7 @@ export function requireMfa(mfa: Mfa, options: RequireMfaOptions = {}): RequestHa
         note('other_user');
       } else if (r.reason === 'stale') {
         // Whose is it? A stale assertion of another user is `other_user`, not `stale`.
-        const any = getUserId ? await mfa.assertions.verify(token) : r;
+        const any = await mfa.assertions.verify(token);
         note(any.ok && !(await isHostUser(any.userId)) ? 'other_user' : 'stale');
       } else {
         note('invalid');

@@ -73,12 +73,21 @@ export interface MfaRouterOptions {
   getUserId: GetUserId;
   /**
    * Completes a login after `POST /verify` succeeded: issue the host session and send the response.
-   * Default: `200 {accessToken, tokenType: 'Bearer', expiresIn}`. If it returns without sending
-   * anything, the router answers `204`.
+   * Default: `200 {accessToken, tokenType: 'Bearer', expiresIn}`. The callback owns the response:
+   * the router never answers after it, so it may answer later (e.g. inside express-session's
+   * `req.session.regenerate(cb)`); it must answer. A thrown error or rejected promise goes to
+   * the router's error handler (a problem document).
    */
   onLoginComplete?: (req: Request, res: Response, info: LoginCompleteInfo) => void | Promise<void>;
-  /** The host's password check, accepted as fresh proof by `POST /disable` (`{password}`). */
+  /** The host's password check, for `allowPasswordToDisable`. */
   verifyPassword?: (req: Request, userId: string, password: string) => boolean | Promise<boolean>;
+  /**
+   * Off by default: turning MFA off needs a second factor (a current code, a backup code or a
+   * recent assertion). When true, `POST /disable {password}` is also accepted, checked by
+   * `verifyPassword` and counted by core like a code (a wrong password is a failed attempt and
+   * emits `mfa.failed`; refused while the user is locked).
+   */
+  allowPasswordToDisable?: boolean;
   /** Account name shown in authenticator apps (default: the user id). Must not contain `:`. */
   getAccountName?: (req: Request, userId: string) => string | undefined | Promise<string | undefined>;
   /** The trusted-device cookie; pass the same value to `mfaGate()`. */
@@ -93,7 +102,10 @@ export interface MfaRouterOptions {
   assertionCookie?: boolean | AssertionCookieOptions;
   /** How old an assertion (Bearer or `{assertion}`) may be to count as fresh proof (seconds, default 300, at most 300). */
   maxAgeForProofSeconds?: number;
-  /** Called with unexpected errors (answered `500`) and infrastructure failures (`502`/`503`), for logging. */
+  /**
+   * Called with unexpected errors (answered `500`) and infrastructure failures (`502`/`503`), for
+   * logging. Default: one cleaned line on stderr with the error's cause (`describeError`).
+   */
   onError?: (error: unknown, req: Request) => void;
 }
 
@@ -136,8 +148,11 @@ export interface MfaRequiredInfo {
 export interface RequireMfaOptions {
   /** Maximum age of the second-factor verification (`auth_time`), in seconds. */
   maxAge?: number;
-  /** When given, the assertion's user must be this request's host user. */
-  getUserId?: GetUserId;
+  /**
+   * Required: this request's host user (from your session or token). An assertion of any other
+   * user is refused, so a guard cannot be passed with someone else's assertion.
+   */
+  getUserId: GetUserId;
   /**
    * The assertion cookie to read: the same value as `mfaRouter()`'s `assertionCookie`
    * (`true` reads `__Host-sf_mfa`, `{secure: false}` reads `sf_mfa`, `false` reads no cookie).

@@ -17,7 +17,7 @@ const getUserId = (req: Request) => req.get('x-user');
 
 interface AppOptions {
   router?: Partial<MfaRouterOptions>;
-  guard?: RequireMfaOptions;
+  guard?: Partial<RequireMfaOptions>;
   /** The value given to clearAssertionCookie() on POST /logout. */
   logout?: boolean | AssertionCookieOptions;
 }
@@ -245,13 +245,13 @@ describe('assertionCookie option checks', () => {
   ])('%s throws a TypeError naming the option, in mfaRouter() and requireMfa()', (_name, value) => {
     expect(() => mfaRouter(mfa, { getUserId, assertionCookie: value as never })).toThrow(TypeError);
     expect(() => mfaRouter(mfa, { getUserId, assertionCookie: value as never })).toThrow(/assertionCookie/);
-    expect(() => requireMfa(mfa, { assertionCookie: value as never })).toThrow(/assertionCookie/);
+    expect(() => requireMfa(mfa, { getUserId: () => 'alice', assertionCookie: value as never })).toThrow(/assertionCookie/);
   });
 
   test('requireMfa takes assertionCookie or cookieName, not both; onRequired must be a function', () => {
-    expect(() => requireMfa(mfa, { assertionCookie: true, cookieName: 'sf_mfa' })).toThrow(/cookieName.*cannot be combined with assertionCookie/);
-    expect(() => requireMfa(mfa, { onRequired: 'redirect' as never })).toThrow(/`onRequired` must be a function/);
-    expect(() => requireMfa(mfa, { onRequierd: () => undefined } as never)).toThrow(/Did you mean to pass `onRequired`/);
+    expect(() => requireMfa(mfa, { getUserId: () => 'alice', assertionCookie: true, cookieName: 'sf_mfa' })).toThrow(/cookieName.*cannot be combined with assertionCookie/);
+    expect(() => requireMfa(mfa, { getUserId: () => 'alice', onRequired: 'redirect' as never })).toThrow(/`onRequired` must be a function/);
+    expect(() => requireMfa(mfa, { getUserId: () => 'alice', onRequierd: () => undefined } as never)).toThrow(/Did you mean to pass `onRequired`/);
   });
 });
 
@@ -259,7 +259,7 @@ describe('requireMfa({onRequired})', () => {
   type Call = MfaRequiredInfo & { user: string | undefined };
 
   /** A guarded /admin whose onRequired records its calls and redirects (or does what `act` says). */
-  async function guarded(act: (req: Request, res: Response, next: NextFunction) => void | Promise<void> = (_req, res) => res.redirect(303, '/step-up?next=%2Fadmin'), guard: RequireMfaOptions = {}) {
+  async function guarded(act: (req: Request, res: Response, next: NextFunction) => void | Promise<void> = (_req, res) => res.redirect(303, '/step-up?next=%2Fadmin'), guard: Partial<RequireMfaOptions> = {}) {
     const calls: Call[] = [];
     const host = await browserHost({
       router: { assertionCookie: true },
@@ -339,16 +339,18 @@ describe('requireMfa({onRequired})', () => {
     expect(g.calls.map((c) => c.reason)).toEqual(['other_user', 'stale', 'stale']);
   });
 
-  test('without maxAge and without getUserId: no maxAge in the info, and any valid assertion passes', async () => {
+  test("without maxAge: no maxAge in the info; the host user's assertion of any age passes, another user's does not", async () => {
     const calls: MfaRequiredInfo[] = [];
     const { mfa } = setup();
-    const app = express().get('/p', requireMfa(mfa, { onRequired: (_req, res, _next, info) => { calls.push(info); res.status(403).json({ go: '/step-up' }); } }), (_req, res) => void res.send('ok'));
+    const app = express().get('/p', requireMfa(mfa, { getUserId: () => 'alice', onRequired: (_req, res, _next, info) => { calls.push(info); res.status(403).json({ go: '/step-up' }); } }), (_req, res) => void res.send('ok'));
     const refused = await request(app).get('/p');
     expect(refused.status).toBe(403);
     expect(refused.body).toEqual({ go: '/step-up' });
-    const token = (await mfa.assertions.issue('anyone', ['otp'])).assertion;
+    const token = (await mfa.assertions.issue('alice', ['otp'])).assertion;
     expect((await request(app).get('/p').set('Authorization', `Bearer ${token}`)).text).toBe('ok');
-    expect(calls).toEqual([{ reason: 'missing' }]);
+    const other = (await mfa.assertions.issue('mallory', ['otp'])).assertion;
+    expect((await request(app).get('/p').set('Authorization', `Bearer ${other}`)).status).toBe(403);
+    expect(calls).toEqual([{ reason: 'missing' }, { reason: 'other_user' }]);
     expect(Object.keys(calls[0]!)).toEqual(['reason']);
   });
 

@@ -85,7 +85,7 @@ describe('async errors on Express 4', () => {
       expectProblem(await host.call('post', '/mfa/verify', { body: { challengeToken: 'A'.repeat(43), method: 'totp', code: 123456 } }), 400, 'invalid_request', 'code');
       expectProblem(await host.call('post', '/mfa/verify', { raw: '{"code":' }), 400, 'invalid_request', 'body');
       expectProblem(await host.call('post', '/mfa/verify', { raw: '[]' }), 400, 'invalid_request', 'body');
-      expectProblem(await host.call('post', '/mfa/verify', { raw: '{"challengeToken":"x"}', contentType: 'text/plain' }), 400, 'invalid_request', 'body');
+      expectProblem(await host.call('post', '/mfa/verify', { raw: '{"challengeToken":"x"}', contentType: 'text/plain' }), 415, 'unsupported_media_type');
     }
   });
 });

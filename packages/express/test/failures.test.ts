@@ -271,16 +271,18 @@ describe('fresh proof for changes that weaken protection (DG-01/02)', () => {
     expectProblem(await host.call('post', '/mfa/backup-codes/regenerate', { user: 'alice', body: {}, headers: { Authorization: `Bearer ${token}` } }), 403, 'mfa_required');
   });
 
-  test('without verifyPassword a password is a 400 naming the field; a throwing verifyPassword fails closed', async () => {
-    const host = hostApp({ router: { verifyPassword: undefined } });
+  test('a password alone does not turn MFA off unless the host opts in; opting in needs verifyPassword; a throwing verifyPassword fails closed', async () => {
+    const host = hostApp();
     await enrolTotpOverHttp(host, 'alice');
-    expectProblem(await host.call('post', '/mfa/disable', { user: 'alice', body: { password: 'alice-password' } }), 400, 'invalid_request', 'password');
-    const throwing = hostApp({ router: { verifyPassword: async () => { throw new Error('user db down'); } } });
+    expectProblem(await host.call('post', '/mfa/disable', { user: 'alice', body: { password: 'alice-password' } }), 403, 'mfa_required');
+    expect(((await host.call('get', '/mfa/status', { user: 'alice' })).body as { enabled: boolean }).enabled).toBe(true);
+    expect(() => hostApp({ router: { verifyPassword: undefined, allowPasswordToDisable: true } })).toThrow(/allowPasswordToDisable.*needs verifyPassword/);
+    const throwing = hostApp({ router: { allowPasswordToDisable: true, verifyPassword: async () => { throw new Error('user db down'); } } });
     await enrolTotpOverHttp(throwing, 'alice');
     expectProblem(await throwing.call('post', '/mfa/disable', { user: 'alice', body: { password: 'alice-password' } }), 500, 'internal_error');
     expect(((await throwing.call('get', '/mfa/status', { user: 'alice' })).body as { enabled: boolean }).enabled).toBe(true);
     // verifyPassword must return exactly true.
-    const truthy = hostApp({ router: { verifyPassword: (() => 'yes') as unknown as () => boolean } });
+    const truthy = hostApp({ router: { allowPasswordToDisable: true, verifyPassword: (() => 'yes') as unknown as () => boolean } });
     await enrolTotpOverHttp(truthy, 'alice');
     expectProblem(await truthy.call('post', '/mfa/disable', { user: 'alice', body: { password: 'x' } }), 401, 'invalid_code');
   });
@@ -413,12 +415,6 @@ describe('login completion and the trusted-device cookie', () => {
     // Without trustDevice no device cookie.
     const second = await loginWithTotp(host, 'alice', secret);
     expect(setCookies(second.res).filter((c) => c.includes('sf_td'))).toEqual([]);
-  });
-
-  test('onLoginComplete that sends nothing: 204', async () => {
-    const host = hostApp({ router: { onLoginComplete: () => undefined } });
-    const { secret } = await enrolTotpOverHttp(host, 'alice');
-    expect((await loginWithTotp(host, 'alice', secret)).res.status).toBe(204);
   });
 
   test('cookie.secure=false (local http): plain name, no Secure; the gate reads the same cookie', async () => {

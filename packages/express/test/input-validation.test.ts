@@ -54,8 +54,6 @@ const cases: Case[] = [
   { name: 'a JSON array body', path: '/mfa/verify', raw: '[1,2,3]', field: 'body' },
   { name: 'a JSON string body', path: '/mfa/verify', raw: '"123456"', field: 'body', rawOnly: true },
   { name: 'a JSON null body', path: '/mfa/verify', raw: 'null', field: 'body', rawOnly: true },
-  { name: 'text/plain body', path: '/mfa/verify', raw: JSON.stringify(verify({})), contentType: 'text/plain', field: 'body' },
-  { name: 'form-encoded body', path: '/mfa/verify', raw: 'challengeToken=x&method=totp&code=123456', contentType: 'application/x-www-form-urlencoded', field: 'body' },
   { name: 'JSON in another charset', path: '/mfa/verify', raw: JSON.stringify(verify({})), contentType: 'application/json; charset=latin1', field: 'body', rawOnly: true },
   { name: 'body over 16 kB', path: '/mfa/verify', raw: JSON.stringify(verify({ pad: 'x'.repeat(20_000) })), field: 'body', rawOnly: true },
   // enrolment and management routes (signed in)
@@ -100,7 +98,7 @@ describe.each([
 ])('malformed input %s', (_label, json) => {
   let host: Host;
   beforeAll(async () => {
-    host = hostApp({ json });
+    host = hostApp({ json, router: { allowPasswordToDisable: true } });
     await enrolTotpOverHttp(host, 'alice');
   });
 
@@ -127,13 +125,37 @@ test('express.json() errors reach mfaErrorHandler as 400 invalid_request (field 
   expect(host.hostErrors).toEqual([]);
 });
 
-test('a body the host parsed into something else (express.text()) is refused, not coerced', async () => {
+test('a JSON body the host parsed into something else (express.text()) is refused, not coerced', async () => {
   const host = hostApp();
   const app = express();
   app.use(express.text({ type: '*/*' }));
   app.use(host.app);
-  const res = await request(app).post('/mfa/verify').set('Content-Type', 'text/plain').send('{"challengeToken":"x","method":"totp","code":"123456"}');
+  const res = await request(app).post('/mfa/verify').set('Content-Type', 'application/json').send('{"challengeToken":"x","method":"totp","code":"123456"}');
   expectProblem(res, 400, 'invalid_request', 'body');
+});
+
+describe('routes read JSON only: 415 for form and text bodies, whatever parser the host mounted (#9.7)', () => {
+  const form = { phone: '+14155550123' };
+  test.each([
+    ['no parser', (_app: express.Express) => undefined],
+    ['express.urlencoded()', (app: express.Express) => void app.use(express.urlencoded({ extended: false }))],
+    ['express.text()', (app: express.Express) => void app.use(express.text())],
+  ])('with %s: a cross-site form post sends no SMS and changes nothing', async (_name, mount) => {
+    const host = hostApp();
+    const app = express();
+    mount(app);
+    app.use(host.app);
+    const urlencoded = await request(app).post('/mfa/sms/setup').set('x-user', 'alice').type('form').send(form);
+    expectProblem(urlencoded, 415, 'unsupported_media_type');
+    const text = await request(app).post('/mfa/sms/setup').set('x-user', 'alice').set('Content-Type', 'text/plain').send(JSON.stringify(form));
+    expectProblem(text, 415, 'unsupported_media_type');
+    const multipart = await request(app).post('/mfa/sms/setup').set('x-user', 'alice').field('phone', form.phone);
+    expectProblem(multipart, 415, 'unsupported_media_type');
+    expect(host.outbox).toEqual([]);
+    expect(await host.h.store.listFactors('alice')).toEqual([]);
+    // The same request as JSON is what the route reads.
+    expect((await request(app).post('/mfa/sms/setup').set('x-user', 'alice').send(form)).status).toBe(200);
+  });
 });
 
 test('an empty body is an empty object: the first missing field is named', async () => {

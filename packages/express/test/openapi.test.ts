@@ -191,6 +191,15 @@ async function failureBattery(): Promise<Host[]> {
   await call('post', '/mfa/verify', { body: { challengeToken, method: 'totp', code } });
   res = await call('post', '/mfa/totp/setup', { user: 'carol', body: {} });
   await call('post', '/mfa/totp/confirm', { user: 'carol', body: { factorId: (res.body as { factorId: string }).factorId, code: '000000' } });
+  // a form body: 415 on every route that reads a body
+  for (const [method, path] of [
+    ['post', '/mfa/totp/setup'], ['post', '/mfa/totp/confirm'], ['post', '/mfa/sms/setup'], ['post', '/mfa/sms/confirm'], ['post', '/mfa/email/setup'],
+    ['post', '/mfa/email/confirm'], ['post', '/mfa/challenge/sms'], ['post', '/mfa/challenge/email'], ['post', '/mfa/verify'], ['post', '/mfa/step-up'],
+    ['post', '/mfa/backup-codes/regenerate'], ['delete', `/mfa/factors/${factorId}`], ['post', '/mfa/disable'],
+  ] as const) {
+    await call(method, path, { user: 'alice', raw: 'code=123456', contentType: 'application/x-www-form-urlencoded' });
+  }
+  await call('post', '/mfa/disable', { user: 'alice', body: { code: 123456 } });
   // requireMfa refusals
   await call('get', '/admin', { user: 'alice' });
   await call('get', '/admin', { user: 'alice', headers: { Authorization: `Bearer ${challengeToken}` } });
@@ -199,7 +208,7 @@ async function failureBattery(): Promise<Host[]> {
   const crashing = hostApp({ router: { onLoginComplete: () => { throw new Error('boom'); } } });
   const c = await enrolTotpOverHttp(crashing, 'alice');
   await crashing.call('post', '/mfa/verify', { body: { challengeToken: await challengeFor(crashing, 'alice'), method: 'totp', code: nextCode(crashing, c.secret) } });
-  const silent = hostApp({ router: { onLoginComplete: () => undefined } });
+  const silent = hostApp({ router: { onLoginComplete: (_req, res) => void res.status(204).end() } });
   const s = await enrolTotpOverHttp(silent, 'alice');
   await silent.call('post', '/mfa/verify', { body: { challengeToken: await challengeFor(silent, 'alice'), method: 'totp', code: nextCode(silent, s.secret), trustDevice: true } });
   const provider = { down: false, sent: [] as string[] };

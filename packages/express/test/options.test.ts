@@ -14,13 +14,13 @@ const getUserId = (req: Request) => req.get('x-user');
 test('the package exports the documented API', () => {
   expect(Object.keys(pkg).sort()).toEqual(
     [
-      'PROBLEM_STATUS', 'ProblemError', 'clearAssertionCookie', 'failureProblem', 'handleAsyncErrors', 'mfaErrorHandler', 'mfaGate', 'mfaRouter', 'problem',
+      'PROBLEM_STATUS', 'ProblemError', 'clearAssertionCookie', 'describeError', 'failureProblem', 'handleAsyncErrors', 'mfaErrorHandler', 'mfaGate', 'mfaRouter', 'problem',
       'problemForError', 'requireMfa', 'sendProblem',
     ].sort(),
   );
   expect(mfaRouter(mfa, { getUserId }).name).toBe('router');
   expect(mfaGate(mfa).name).toBe('mfaGateMiddleware');
-  expect(requireMfa(mfa).name).toBe('requireMfaMiddleware');
+  expect(requireMfa(mfa, { getUserId }).name).toBe('requireMfaMiddleware');
   expect(mfaErrorHandler().name).toBe('mfaErrorHandlerMiddleware');
 });
 
@@ -36,9 +36,9 @@ test.each([
   ['an unknown cookie option', () => mfaGate(mfa, { cookie: { domain: 'example.com' } as never }), /unsupported property, `domain`/],
   ['cookie.secure not a boolean', () => mfaGate(mfa, { cookie: { secure: 'no' as never } }), /cookie\.secure/],
   ['mfaGate with a misspelt option', () => mfaGate(mfa, { getUserID: getUserId } as never), /Did you mean to pass `getUserId`/],
-  ['requireMfa with a negative maxAge', () => requireMfa(mfa, { maxAge: -1 }), /maxAge/],
-  ['requireMfa with a fractional maxAge', () => requireMfa(mfa, { maxAge: 1.5 }), /maxAge/],
-  ['requireMfa with a bad cookie name', () => requireMfa(mfa, { cookieName: 'a=b' }), /cookieName/],
+  ['requireMfa with a negative maxAge', () => requireMfa(mfa, { getUserId, maxAge: -1 }), /maxAge/],
+  ['requireMfa with a fractional maxAge', () => requireMfa(mfa, { getUserId, maxAge: 1.5 }), /maxAge/],
+  ['requireMfa with a bad cookie name', () => requireMfa(mfa, { getUserId, cookieName: 'a=b' }), /cookieName/],
   ['mfaErrorHandler with a bad onError', () => mfaErrorHandler({ onError: 1 } as never), /onError/],
 ])('%s throws a TypeError at startup', (_name, make, message) => {
   expect(make).toThrow(TypeError);
@@ -73,7 +73,7 @@ test('problem documents and status table', () => {
   expect(problem('invalid_request', { field: 'code', detail: 'code must be a string' })).toMatchObject({ status: 400, field: 'code' });
   expect(PROBLEM_STATUS).toEqual({
     invalid_request: 400, invalid_code: 401, challenge_expired: 401, unauthenticated: 401, mfa_required: 403, not_enrolled: 404,
-    already_enrolled: 409, too_many_attempts: 429, internal_error: 500, sms_unavailable: 502, email_unavailable: 502, store_unavailable: 503,
+    already_enrolled: 409, unsupported_media_type: 415, too_many_attempts: 429, internal_error: 500, sms_unavailable: 502, email_unavailable: 502, store_unavailable: 503,
   });
 });
 
@@ -92,7 +92,7 @@ test('mfaErrorHandler passes errors it does not know to the next handler', async
 test('req.mfa is typed through the Express namespace', async () => {
   const app = express();
   const token = (await mfa.assertions.issue('alice', ['otp'])).assertion;
-  app.get('/p', requireMfa(mfa), (req, res) => {
+  app.get('/p', requireMfa(mfa, { getUserId: () => 'alice' }), (req, res) => {
     const state: MfaState | undefined = req.mfa;
     const authTime: number | undefined = req.mfa?.authTime;
     res.json({ state, authTime });

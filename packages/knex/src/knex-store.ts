@@ -260,6 +260,11 @@ export function knexStore(knex: Knex, options: KnexStoreOptions = {}): KnexMfaSt
       }));
     },
 
+    async getCounter(key) {
+      const row: { hits: unknown } | undefined = await knex(t.counters).where({ counter_key: key }).andWhere('purge_at', '>', physicalNow()).first('hits');
+      return row ? toNumber(row.hits) : 0;
+    },
+
     // ----- attempt state -------------------------------------------------------------------
     async getAttemptState(userId) {
       const row = await knex<AttemptStateRow>(t.attemptState).where({ user_id: userId }).first();

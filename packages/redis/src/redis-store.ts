@@ -6,7 +6,7 @@ import { decodeHash, encodeField, encodeHash } from './hash-codec';
 import { keyLayout } from './keys';
 import { integerReply, luaScript, runScript } from './run-script';
 import {
-  COMPARE_AND_SET_HASH, CONSUME_IF_CODE_HASH, INCREMENT_ATTEMPTS_IF_EXISTS, INCREMENT_COUNTER, PUT_HASH_WITH_TTL,
+  COMPARE_AND_SET_HASH, CONSUME_IF_CODE_HASH, GET_COUNTER, INCREMENT_ATTEMPTS_IF_EXISTS, INCREMENT_COUNTER, PUT_HASH_WITH_TTL,
 } from './scripts';
 
 export interface RedisStoreOptions {
@@ -21,6 +21,7 @@ const putHashWithTtl = luaScript(PUT_HASH_WITH_TTL);
 const incrementAttemptsIfExists = luaScript(INCREMENT_ATTEMPTS_IF_EXISTS);
 const consumeIfCodeHash = luaScript(CONSUME_IF_CODE_HASH);
 const incrementCounter = luaScript(INCREMENT_COUNTER);
+const getCounter = luaScript(GET_COUNTER);
 const compareAndSetHash = luaScript(COMPARE_AND_SET_HASH);
 
 const CLIENT_METHODS = ['evalsha', 'eval', 'hgetall', 'del'] as const;
@@ -99,6 +100,9 @@ export function redisStore(redis: RedisClient, options: RedisStoreOptions = {}):
 
     async incrementCounter(key: string, ttlSeconds: number) {
       return integerReply(await runScript(redis, incrementCounter, keys.counter(key), [ttlMilliseconds(ttlSeconds)]));
+    },
+    async getCounter(key: string) {
+      return integerReply(await runScript(redis, getCounter, keys.counter(key), []));
     },
 
     async getAttemptState(userId: string) {

@@ -55,6 +55,11 @@ end
 return value
 `;
 
+/** Reads a counter (KEYS[1]): its value, or 0 when absent. A script, so the client needs no GET. */
+export const GET_COUNTER = `
+return tonumber(redis.call('GET', KEYS[1]) or '0')
+`;
+
 /**
  * Compare-and-set of a user's attempt state (a hash without TTL: failures never reset by time).
  * KEYS[1] = the hash; ARGV[1] = the expected `version` field as stored (JSON digits), or '' for

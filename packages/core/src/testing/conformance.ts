@@ -348,10 +348,21 @@ export function runStoreConformance(
           assert.equal(await s().incrementCounter(`cnt:${randomUUID()}`, 60), 1, 'keys are independent');
         });
 
+        it('reads a counter without changing it (0 when absent)', async () => {
+          const key = `cnt:${randomUUID()}`;
+          assert.equal(await s().getCounter(key), 0);
+          await s().incrementCounter(key, 60);
+          await s().incrementCounter(key, 60);
+          assert.equal(await s().getCounter(key), 2);
+          assert.equal(await s().getCounter(key), 2, 'reading does not increment');
+          assert.equal(await s().incrementCounter(key, 60), 3);
+        });
+
         it('forgets a counter after its TTL', async () => {
           const key = `cnt:${randomUUID()}`;
           assert.equal(await s().incrementCounter(key, 1), 1);
           await new Promise((r) => setTimeout(r, 2100));
+          assert.equal(await s().getCounter(key), 0, 'an expired counter reads as 0');
           assert.equal(await s().incrementCounter(key, 1), 1);
         }, 10_000);
       });

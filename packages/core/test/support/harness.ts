@@ -50,3 +50,8 @@ export async function enrolTotp(h: ReturnType<typeof setup>, userId = 'alice') {
 }
 
 export const totpNow = (secret: string, nowMs: number) => generateTotp(secret, nowMs, { algorithm: 'SHA1', digits: 6, periodSeconds: 30 });
+
+/** Fresh proof for a user who already has MFA on: a just-issued assertion (as after a step-up). */
+export async function proofFor(h: ReturnType<typeof setup>, userId = 'alice') {
+  return { assertion: (await h.mfa.assertions.issue(userId, ['otp'])).assertion };
+}

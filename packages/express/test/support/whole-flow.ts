@@ -170,11 +170,14 @@ export async function wholeFlow(host: Host, user = 'alice') {
   res = await call('get', '/mfa/status', { user });
   expect((body(res).factors as Body[]).map((f) => f.type).sort()).toEqual(['sms', 'totp']);
 
-  // ---- disable: a wrong password is refused, the right one turns everything off ----
-  res = await call('post', '/mfa/disable', { user, body: { password: 'not-the-password' } });
+  // ---- disable: a password alone is not enough by default; a wrong code is refused, a current one turns everything off ----
+  res = await call('post', '/mfa/disable', { user, body: { password: PASSWORDS[user] } });
+  expect(res.status).toBe(403);
+  expect(body(res).code).toBe('mfa_required');
+  res = await call('post', '/mfa/disable', { user, body: { code: '000000' } });
   expect(res.status).toBe(401);
   expect(body(res).code).toBe('invalid_code');
-  res = await call('post', '/mfa/disable', { user, body: { password: PASSWORDS[user] } });
+  res = await call('post', '/mfa/disable', { user, body: { code: nextCode(host, secret) } });
   expect(res.status).toBe(204);
   res = await call('get', '/mfa/status', { user });
   expect(body(res)).toEqual({ enabled: false, factors: [], backupCodesRemaining: 0, trustedDevices: 0, locked: false });
