@@ -56,6 +56,17 @@ export function resolveSigningKey(key: SigningKey): { alg: string; signKey: AnyK
   throw new MfaConfigError('signingKey', 'must be an HS256 secret (string or bytes, ≥ 32) or {alg, privateKey, publicKey}');
 }
 
+/** How many verified assertions a signer remembers (each until its `exp`). */
+const VERIFIED_CACHE_SIZE = 10_000;
+
+interface VerifiedAssertion {
+  claims: AssertionClaims;
+  /** Epoch seconds. */
+  authTime: number;
+  iat: number;
+  exp: number;
+}
+
 /** HS256 secrets are imported into a CryptoKey once, instead of on every sign and verify. */
 function cachedHmacKey(bytes: AnyKey): () => Promise<AnyKey> {
   if (!(bytes instanceof Uint8Array)) return async () => bytes;
@@ -68,6 +79,14 @@ export function createAssertionSigner(key: SigningKey, options: AssertionOptions
   const { alg } = resolved;
   const signKey = cachedHmacKey(resolved.signKey);
   const verifyKey = cachedHmacKey(resolved.verifyKey);
+  // Tokens whose signature and fixed claims were verified, until they expire: requireMfa sees the
+  // same assertion on every request of a session, and a signature check per request is most of
+  // its cost. Bounded (oldest first out); time claims are still checked on every use.
+  const verified = new Map<string, VerifiedAssertion>();
+  const remember = (token: string, entry: VerifiedAssertion) => {
+    if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value as string);
+    verified.set(token, entry);
+  };
   return {
     ttlSeconds: options.ttlSeconds,
     async sign(claims, nowMs) {
@@ -83,25 +102,34 @@ export function createAssertionSigner(key: SigningKey, options: AssertionOptions
     },
     async verify(token, nowMs, maxAgeSeconds) {
       if (typeof token !== 'string' || token.length > 4096 || token.split('.').length !== 3) return { ok: false, reason: 'invalid' };
-      try {
-        const { payload } = await jwtVerify(token, await verifyKey(), {
-          issuer: options.issuer, audience: options.audience, algorithms: [alg], typ: ASSERTION_TYPE,
-          currentDate: new Date(nowMs), requiredClaims: ['sub', 'exp', 'iat', 'auth_time'],
-        });
-        const authTime = payload.auth_time;
-        const amr = payload.amr;
-        if (typeof authTime !== 'number' || !Array.isArray(amr) || !amr.every((v) => typeof v === 'string') || typeof payload.sub !== 'string') {
-          return { ok: false, reason: 'invalid' };
+      const now = Math.floor(nowMs / 1000);
+      let entry = verified.get(token);
+      if (entry === undefined) {
+        try {
+          const { payload } = await jwtVerify(token, await verifyKey(), {
+            issuer: options.issuer, audience: options.audience, algorithms: [alg], typ: ASSERTION_TYPE,
+            currentDate: new Date(nowMs), requiredClaims: ['sub', 'exp', 'iat', 'auth_time'],
+          });
+          const { auth_time: authTime, amr, sub, iat, exp } = payload;
+          if (typeof authTime !== 'number' || !Array.isArray(amr) || !amr.every((v) => typeof v === 'string') || typeof sub !== 'string' || typeof iat !== 'number' || typeof exp !== 'number') {
+            return { ok: false, reason: 'invalid' };
+          }
+          entry = { claims: { userId: sub, amr: amr as string[], authTime: authTime * 1000 }, authTime, iat, exp };
+          remember(token, entry);
+        } catch (error) {
+          if (error instanceof joseErrors.JOSEError) return { ok: false, reason: 'invalid' };
+          throw error;
         }
-        const now = Math.floor(nowMs / 1000);
-        // A verification "in the future" would pass every maxAge for as long as it lives.
-        if (authTime > now + MAX_CLOCK_SKEW_SECONDS || (payload.iat ?? 0) > now + MAX_CLOCK_SKEW_SECONDS) return { ok: false, reason: 'invalid' };
-        if (maxAgeSeconds !== undefined && now - authTime > maxAgeSeconds) return { ok: false, reason: 'stale' };
-        return { ok: true, claims: { userId: payload.sub, amr: amr as string[], authTime: authTime * 1000 } };
-      } catch (error) {
-        if (error instanceof joseErrors.JOSEError) return { ok: false, reason: 'invalid' };
-        throw error;
       }
+      // Time claims are checked on every use, cached or not (the signature only once per token).
+      if (entry.exp <= now) {
+        verified.delete(token);
+        return { ok: false, reason: 'invalid' };
+      }
+      // A verification "in the future" would pass every maxAge for as long as it lives.
+      if (entry.authTime > now + MAX_CLOCK_SKEW_SECONDS || entry.iat > now + MAX_CLOCK_SKEW_SECONDS) return { ok: false, reason: 'invalid' };
+      if (maxAgeSeconds !== undefined && now - entry.authTime > maxAgeSeconds) return { ok: false, reason: 'stale' };
+      return { ok: true, claims: { ...entry.claims, amr: [...entry.claims.amr] } };
     },
   };
 }

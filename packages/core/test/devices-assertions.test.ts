@@ -104,6 +104,26 @@ describe('assertions', () => {
     expect(await h.mfa.assertions.verify(r.assertion)).toEqual({ ok: false, reason: 'invalid' });
   });
 
+  test('a verified assertion is remembered, but every use re-checks time: expiry, maxAge, a clock set back; results are copies', async () => {
+    const h = setup();
+    const start = h.clock.now();
+    const { assertion } = await h.mfa.assertions.issue('alice', ['otp']);
+    const first = await h.mfa.assertions.verify(assertion);
+    if (!first.ok) throw new Error('expected ok');
+    first.amr.push('tampered');
+    expect(await h.mfa.assertions.verify(assertion)).toMatchObject({ ok: true, amr: ['mfa', 'otp'] });
+    h.clock.set(start - 3600_000); // an instance whose clock is an hour behind: issued "in the future"
+    expect(await h.mfa.assertions.verify(assertion)).toEqual({ ok: false, reason: 'invalid' });
+    h.clock.set(start + 100_000);
+    expect(await h.mfa.assertions.verify(assertion, { maxAgeSeconds: 60 })).toEqual({ ok: false, reason: 'stale' });
+    h.clock.set(start + 300_000);
+    expect(await h.mfa.assertions.verify(assertion)).toEqual({ ok: false, reason: 'invalid' });
+    // A token that differs in one signature character is never served from the cache.
+    h.clock.set(start);
+    const forged = assertion.slice(0, -2) + (assertion.at(-2) === 'A' ? 'B' : 'A') + assertion.at(-1);
+    expect(await h.mfa.assertions.verify(forged)).toEqual({ ok: false, reason: 'invalid' });
+  });
+
   test('EdDSA key pair works; a token from another key, a challenge token or garbage is refused (GATE-02)', async () => {
     const { publicKey, privateKey } = await generateKeyPair('EdDSA');
     const h = setup({ signingKey: { alg: 'EdDSA', privateKey, publicKey } });
