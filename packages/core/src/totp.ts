@@ -2,7 +2,7 @@
 // TOTP (RFC 6238) over otplib 13: secrets, provisioning URIs, QR codes and a verifier that
 // evaluates every window candidate (no early return) and reports the matched time step.
 import { generate } from 'otplib';
-import QRCode from 'qrcode';
+import { renderQrCode } from './qr-code';
 import { base32Encode, constantTimeEqual, type RandomSource } from './crypto';
 
 export type TotpAlgorithm = 'SHA1' | 'SHA256' | 'SHA512';
@@ -111,9 +111,5 @@ export function createTotpKeyUri(options: TotpKeyUriOptions): string {
 
 /** The URI as a QR code, rendered locally (never by a third-party service): PNG data URL and SVG. */
 export async function createQrCode(uri: string): Promise<{ png: string; svg: string }> {
-  const [png, svg] = await Promise.all([
-    QRCode.toDataURL(uri, { errorCorrectionLevel: 'M', margin: 2, scale: 6 }),
-    QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }),
-  ]);
-  return { png, svg };
+  return renderQrCode(uri);
 }
