@@ -8,6 +8,7 @@ import type { MfaEvent, RequestContext } from './events';
 import type { ResolvedOptions } from './options';
 import { createSecretBox, type SecretBox } from './secret-box';
 import type { MfaStore } from './store';
+import { storeBoundary } from './store-boundary';
 
 export interface EngineContext {
   o: ResolvedOptions;
@@ -30,6 +31,7 @@ export interface EngineContext {
 }
 
 export function createEngineContext(o: ResolvedOptions): EngineContext {
+  const store = storeBoundary(o.store);
   const box = createSecretBox(o.encryptionKeys, o.random);
   // One MAC key per encryption key, derived once (domain-separated: never the AES key itself).
   const oobKeys = new Map<string, Promise<Uint8Array>>();
@@ -46,10 +48,10 @@ export function createEngineContext(o: ResolvedOptions): EngineContext {
   const clientKey = async (userId: string, client: string) => `client:${(await hashToken(`${userId}\u0000${client}`)).slice(0, 32)}`;
   return {
     o,
-    store: o.store,
+    store,
     box,
     signer: createAssertionSigner(o.signingKey, { issuer: o.issuer, audience: o.assertion.audience, ttlSeconds: o.assertion.ttlSeconds }),
-    limiter: createAttemptLimiter(o.store, o.limits, clientKey),
+    limiter: createAttemptLimiter(store, o.limits, clientKey),
     now: () => {
       const t = o.clock();
       if (!Number.isFinite(t)) throw new MfaError('store_unavailable', 'clock returned a non-finite time');

@@ -5,7 +5,7 @@ import { backupCodeMethod, evaluateAndCommit, oobType, totpType, type Evaluation
 import { createEngineContext, type EngineContext } from './context';
 import { hashToken, randomId, randomToken } from './crypto';
 import { deviceLabelFromUserAgent } from './device-label';
-import { hostCall, MfaError, storeCall } from './errors';
+import { MfaError } from './errors';
 import type { RequestContext } from './events';
 import { resolveOptions, type MfaOptions } from './options';
 import { passwordCheckOf } from './password-proof';
@@ -268,7 +268,7 @@ export function createMfa(options: MfaOptions): Mfa {
   function oobApi(type: OobFactorType): OobApi {
     const field = type.type === 'sms' ? 'phone' : 'email';
     return {
-      enroll: (userId, input, req) => storeCall(async () => {
+      enroll: async (userId, input, req) => {
         requireUserId(userId);
         if (!type.sender) throw new MfaError('invalid_request', `${type.type} codes are not configured on this server`, { field: 'method' });
         const destination = type.normalizeDestination(ctx, input.destination);
@@ -293,8 +293,8 @@ export function createMfa(options: MfaOptions): Mfa {
           await store.deleteFactor(userId, factor.id);
           throw error;
         }
-      }),
-      confirm: (userId, factorId, code, req, opts) => storeCall(() => confirmFactor(userId, factorId, code, type, req, opts)),
+      },
+      confirm: (userId, factorId, code, req, opts) => confirmFactor(userId, factorId, code, type, req, opts),
     };
   }
 
@@ -306,7 +306,7 @@ export function createMfa(options: MfaOptions): Mfa {
       if (!opts.allowPassword) throw new MfaError('invalid_request', 'A current code is required for this operation', { field: 'code' });
       // Counted like a code: a wrong password is a failed attempt, and nothing passes while locked.
       const r = await limited(userId, 'management', req, { factorType: 'password' }, async () =>
-        ((await hostCall(passwordCheck)) === true ? { ok: true } : { ok: false, reason: 'invalid_code' }));
+        ((await passwordCheck()) === true ? { ok: true } : { ok: false, reason: 'invalid_code' }));
       return r.ok ? { ok: true, amr: ['pwd'] } : r;
     }
     if ('assertion' in proof && proof.assertion !== undefined) {
@@ -372,7 +372,7 @@ export function createMfa(options: MfaOptions): Mfa {
     methods,
     trustedDeviceTtlSeconds: o.trustedDevices.ttlSeconds,
 
-    status: (userId) => storeCall(async () => {
+    status: async (userId) => {
       requireUserId(userId);
       const [factors, codes, devices, attempts] = await Promise.all([
         activeFactors(userId), store.getBackupCodes(userId), store.listTrustedDevices(userId), store.getAttemptState(userId),
@@ -385,10 +385,10 @@ export function createMfa(options: MfaOptions): Mfa {
         trustedDevices: devices.filter((d) => d.expiresAt > now).length,
         locked: attempts?.locked ?? false,
       };
-    }),
+    },
 
     totp: {
-      enroll: (userId, opts = {}, req) => storeCall(async () => {
+      enroll: async (userId, opts = {}, req) => {
         requireUserId(userId);
         const label = optionalLabel(opts.label, 'Authenticator app');
         const rawAccountName = opts.accountName ?? userId;
@@ -413,14 +413,14 @@ export function createMfa(options: MfaOptions): Mfa {
         const qr = await createQrCode(otpauthUri);
         ctx.emit({ type: 'factor.enrolled', userId, factorId: id, factorType: 'totp', outcome: 'success', purpose: 'enroll' }, req);
         return { factorId: id, secret, otpauthUri, qrCode: qr.png, qrSvg: qr.svg };
-      }),
-      confirm: (userId, factorId, code, req, opts) => storeCall(() => confirmFactor(userId, factorId, code, totpType, req, opts)),
+      },
+      confirm: (userId, factorId, code, req, opts) => confirmFactor(userId, factorId, code, totpType, req, opts),
     },
     sms: oobApi(sms),
     email: oobApi(email),
 
     login: {
-      start: (userId, opts = {}) => storeCall(async () => {
+      start: async (userId, opts = {}) => {
         requireUserId(userId);
         const req = opts.context;
         const factors = await activeFactors(userId);
@@ -437,9 +437,9 @@ export function createMfa(options: MfaOptions): Mfa {
         await store.createChallenge({ id: await hashToken(token), userId, methods: offered, createdAt: now, expiresAt, attempts: 0 }, o.challenge.ttlSeconds + 60);
         ctx.emit({ type: 'challenge.started', userId, outcome: 'success', purpose: 'login' }, req);
         return { required: true, challengeToken: token, methods: offered, expiresAt: iso(expiresAt) };
-      }),
+      },
 
-      sendCode: (challengeToken, opts, req) => storeCall(async () => {
+      sendCode: async (challengeToken, opts, req) => {
         const id = await challengeIdOf(challengeToken);
         const type = opts.method === 'sms' ? sms : opts.method === 'email' ? email : null;
         if (!type) throw new MfaError('invalid_request', 'method must be "sms" or "email"', { field: 'method' });
@@ -452,9 +452,9 @@ export function createMfa(options: MfaOptions): Mfa {
         // The code goes only to the destination stored on the factor.
         const { sentTo } = await type.sendCode(ctx, { factor, key: `login:${challenge.id}`, purpose: 'login', req });
         return { ok: true as const, sentTo, factorId: factor.id };
-      }),
+      },
 
-      verify: (challengeToken, input, req) => storeCall(async (): Promise<LoginVerifyResult> => {
+      verify: async (challengeToken, input, req): Promise<LoginVerifyResult> => {
         const method = input.method;
         if (typeof method !== 'string' || !(['totp', 'sms', 'email', 'backup_code'] as string[]).includes(method)) {
           throw new MfaError('invalid_request', 'method must be one of totp, sms, email, backup_code', { field: 'method' });
@@ -513,35 +513,35 @@ export function createMfa(options: MfaOptions): Mfa {
           result.trustedDevice = { id: device.id, token, expiresAt: iso(device.expiresAt), maxAgeSeconds: o.trustedDevices.ttlSeconds };
         }
         return result;
-      }),
+      },
     },
 
-    stepUp: (userId, input, req) => storeCall(async () => {
+    stepUp: async (userId, input, req) => {
       requireUserId(userId);
       const r = await verifyAnyCode(userId, input.code, 'step_up', req);
       if (!r.ok) return r;
       const { assertion, expiresIn } = await issueAssertion(userId, r.amr);
       ctx.emit({ type: 'mfa.verified', userId, outcome: 'success', purpose: 'step_up' }, req);
       return { ok: true as const, userId, amr: ['mfa', ...r.amr], assertion, expiresIn };
-    }),
+    },
 
-    checkProof: (userId, proof, opts, req) => storeCall(() => checkProof(userId, proof, opts, req)),
+    checkProof: (userId, proof, opts, req) => checkProof(userId, proof, opts, req),
 
     backupCodes: {
-      regenerate: (userId, proof, req, opts = {}) => storeCall(async () => {
+      regenerate: async (userId, proof, req, opts = {}) => {
         const p = await checkProof(userId, proof, { maxAgeSeconds: proofAge(opts) }, req);
         if (!p.ok) return p;
         if ((await activeFactors(userId)).length === 0) throw new MfaError('not_enrolled', 'MFA is not enabled for this user');
         const backupCodes = await backupCodeMethod.issue(ctx, userId);
         ctx.emit({ type: 'backup_codes.regenerated', userId, outcome: 'success', purpose: 'management' }, req);
         return { ok: true as const, backupCodes };
-      }),
-      remaining: (userId) => storeCall(async () => (await store.getBackupCodes(requireUserId(userId)))?.hashes.length ?? 0),
+      },
+      remaining: async (userId) => (await store.getBackupCodes(requireUserId(userId)))?.hashes.length ?? 0,
     },
 
     factors: {
-      list: (userId) => storeCall(async () => (await activeFactors(requireUserId(userId))).map(summary)),
-      remove: (userId, factorId, proof, req, opts = {}) => storeCall(async () => {
+      list: async (userId) => (await activeFactors(requireUserId(userId))).map(summary),
+      remove: async (userId, factorId, proof, req, opts = {}) => {
         requireUserId(userId);
         const factor = await getOwnFactor(userId, factorId);
         const p = await checkProof(userId, proof, { maxAgeSeconds: proofAge(opts) }, req);
@@ -556,20 +556,20 @@ export function createMfa(options: MfaOptions): Mfa {
           return { ok: true as const, mfaDisabled: true };
         }
         return { ok: true as const, mfaDisabled: false };
-      }),
+      },
     },
 
-    disable: (userId, proof, req, opts = {}) => storeCall(async () => {
+    disable: async (userId, proof, req, opts = {}) => {
       requireUserId(userId);
       if ((await activeFactors(userId)).length === 0) throw new MfaError('not_enrolled', 'MFA is not enabled for this user');
       const p = await checkProof(userId, proof, { allowPassword: opts.allowPassword === true, maxAgeSeconds: proofAge(opts) }, req);
       if (!p.ok) return p;
       await disableAll(userId, req);
       return { ok: true as const };
-    }),
+    },
 
     devices: {
-      list: (userId, currentToken) => storeCall(async () => {
+      list: async (userId, currentToken) => {
         requireUserId(userId);
         const now = ctx.now();
         const currentHash = currentToken ? await hashToken(currentToken) : null;
@@ -577,27 +577,27 @@ export function createMfa(options: MfaOptions): Mfa {
           id: d.id, label: d.label, createdAt: iso(d.createdAt), lastSeenAt: iso(d.lastSeenAt), expiresAt: iso(d.expiresAt),
           current: currentHash !== null && d.tokenHash === currentHash,
         }));
-      }),
-      revoke: (userId, deviceId, req) => storeCall(async () => {
+      },
+      revoke: async (userId, deviceId, req) => {
         requireUserId(userId);
         if (typeof deviceId !== 'string' || deviceId.length > 128) return false;
         const ok = await store.deleteTrustedDevice(userId, deviceId);
         if (ok) ctx.emit({ type: 'device.revoked', userId, outcome: 'success', purpose: 'management' }, req);
         return ok;
-      }),
-      revokeAll: (userId, req) => storeCall(async () => {
+      },
+      revokeAll: async (userId, req) => {
         const n = await store.deleteTrustedDevices(requireUserId(userId));
         if (n > 0) ctx.emit({ type: 'device.revoked', userId, outcome: 'success', purpose: 'management' }, req);
         return n;
-      }),
-      check: (userId, token) => storeCall(async () => {
+      },
+      check: async (userId, token) => {
         if (typeof token !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(token)) return false;
         const device = await store.findTrustedDevice(await hashToken(token));
         const now = ctx.now();
         if (!device || device.userId !== userId || device.expiresAt <= now) return false;
         await store.touchTrustedDevice(userId, device.id, now);
         return true;
-      }),
+      },
     },
 
     assertions: {
@@ -609,10 +609,10 @@ export function createMfa(options: MfaOptions): Mfa {
     },
 
     admin: {
-      unlock: (userId, req) => storeCall(async () => {
+      unlock: async (userId, req) => {
         await ctx.limiter.unlock(requireUserId(userId));
         ctx.emit({ type: 'mfa.unlocked', userId, outcome: 'success', purpose: 'management' }, req);
-      }),
+      },
     },
   };
 

@@ -50,26 +50,3 @@ export class MfaConfigError extends TypeError {
 export function isMfaError(value: unknown): value is MfaError {
   return value instanceof MfaError;
 }
-
-/** Errors thrown by a host's own callback inside core: passed on as they are, never `store_unavailable`. */
-const hostErrors = new WeakSet<object>();
-
-/** Runs a host callback; what it throws reaches the host unchanged (the operation fails closed). */
-export async function hostCall<T>(fn: () => T | Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    if (error !== null && typeof error === 'object') hostErrors.add(error);
-    throw error;
-  }
-}
-
-/** Runs a store call; any failure becomes `store_unavailable` (fail closed, cause kept for logs). */
-export async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    if (error instanceof MfaError || (error !== null && typeof error === 'object' && hostErrors.has(error))) throw error;
-    throw new MfaError('store_unavailable', 'The MFA store is unavailable', { cause: error });
-  }
-}

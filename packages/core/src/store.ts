@@ -153,15 +153,22 @@ export interface EphemeralStore {
 /** What `createMfa` needs: both halves, possibly from different backends (see `composeStores`). */
 export interface MfaStore extends DurableStore, EphemeralStore {}
 
-export const DURABLE_METHODS = [
-  'createFactor', 'getFactor', 'listFactors', 'activateFactor', 'updateFactorSecret', 'touchFactor',
-  'recordTotpStep', 'deleteFactor', 'deleteFactors', 'replaceBackupCodes', 'getBackupCodes',
-  'consumeBackupCode', 'deleteBackupCodes', 'createTrustedDevice', 'findTrustedDevice',
-  'touchTrustedDevice', 'listTrustedDevices', 'deleteTrustedDevice', 'deleteTrustedDevices',
-] as const satisfies readonly (keyof DurableStore)[];
+/**
+ * Every method of each half, as objects typed against the interfaces: a method added to an
+ * interface and forgotten here fails to compile, so `composeStores` and the store boundary can
+ * never silently drop one.
+ */
+const DURABLE: { readonly [K in keyof DurableStore]-?: true } = {
+  createFactor: true, getFactor: true, listFactors: true, activateFactor: true, updateFactorSecret: true, touchFactor: true,
+  recordTotpStep: true, deleteFactor: true, deleteFactors: true, replaceBackupCodes: true, getBackupCodes: true,
+  consumeBackupCode: true, deleteBackupCodes: true, createTrustedDevice: true, findTrustedDevice: true,
+  touchTrustedDevice: true, listTrustedDevices: true, deleteTrustedDevice: true, deleteTrustedDevices: true,
+};
+const EPHEMERAL: { readonly [K in keyof EphemeralStore]-?: true } = {
+  createChallenge: true, getChallenge: true, incrementChallengeAttempts: true, takeChallenge: true, putOobCode: true,
+  getOobCode: true, incrementOobAttempts: true, consumeOobCode: true, deleteOobCode: true, incrementCounter: true,
+  getCounter: true, getAttemptState: true, compareAndSetAttemptState: true,
+};
 
-export const EPHEMERAL_METHODS = [
-  'createChallenge', 'getChallenge', 'incrementChallengeAttempts', 'takeChallenge', 'putOobCode',
-  'getOobCode', 'incrementOobAttempts', 'consumeOobCode', 'deleteOobCode', 'incrementCounter', 'getCounter',
-  'getAttemptState', 'compareAndSetAttemptState',
-] as const satisfies readonly (keyof EphemeralStore)[];
+export const DURABLE_METHODS = Object.freeze(Object.keys(DURABLE)) as readonly (keyof DurableStore)[];
+export const EPHEMERAL_METHODS = Object.freeze(Object.keys(EPHEMERAL)) as readonly (keyof EphemeralStore)[];

@@ -257,3 +257,16 @@ describe('13. labels and account names', () => {
     await expect(h.mfa.totp.enroll('alice', { label })).rejects.toMatchObject({ code: 'invalid_request', field: 'label' });
   });
 });
+
+describe('the store boundary (one error model)', () => {
+  test('a store failure is store_unavailable with its cause; an error of core itself is not disguised as an outage', async () => {
+    const inner = memoryStore();
+    const down = new Error('ECONNRESET');
+    const failing: MfaStore = { ...inner, listFactors: async () => { throw down; } };
+    await expect(setup({ store: failing }).mfa.status('alice')).rejects.toMatchObject({ code: 'store_unavailable', cause: down });
+    // A store that answers with something core cannot use makes core fail as a bug (TypeError), not a 503.
+    const broken: MfaStore = { ...inner, listFactors: async () => [null] as never };
+    const error = await setup({ store: broken }).mfa.status('alice').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TypeError);
+  });
+});
