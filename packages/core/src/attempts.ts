@@ -13,8 +13,15 @@ import type { ResolvedOptions } from './options';
 import type { AttemptState, EphemeralStore } from './store';
 
 export type Reservation =
-  | { ok: true; failures: number; lockedNow: boolean }
+  | { ok: true; failures: number; lockedNow: boolean; held: Held }
   | { ok: false; retryAfter: number; locked: boolean };
+
+/** The states a reservation wrote (key and version), so a success can clear them without reading. */
+export interface Held {
+  clientKey: string;
+  clientVersion: number;
+  userVersion: number;
+}
 
 const MAX_CAS_ROUNDS = 64;
 /** How long a locked user is told to wait: the lock only ends by the host's unlock. */
@@ -30,13 +37,21 @@ type Next = Omit<AttemptState, 'version'>;
 const CLEAR: Next = { failures: 0, blockedUntil: 0, locked: false };
 
 export function createAttemptLimiter(store: EphemeralStore, limits: ResolvedOptions['limits'], clientKey: (userId: string, client: string) => Promise<string>) {
-  /** Compare-and-set loop on one state: `decide` returns the next state, or null to leave it. */
-  async function update<R>(key: string, decide: (current: AttemptState | null) => { next: Next | null; result: R }): Promise<R> {
+  /**
+   * Compare-and-set loop on one state: `decide` returns the next state, or null to leave it.
+   * `known` is a state already read, used for the first round. Returns the version written.
+   */
+  async function update<R>(
+    key: string,
+    decide: (current: AttemptState | null) => { next: Next | null; result: R },
+    known?: AttemptState | null,
+  ): Promise<{ result: R; version: number | null }> {
     for (let round = 0; round < MAX_CAS_ROUNDS; round++) {
-      const current = await store.getAttemptState(key);
+      const current = round === 0 && known !== undefined ? known : await store.getAttemptState(key);
       const { next, result } = decide(current);
-      if (next === null) return result;
-      if (await store.compareAndSetAttemptState(key, current?.version ?? null, next)) return result;
+      if (next === null) return { result, version: null };
+      const expected = current?.version ?? null;
+      if (await store.compareAndSetAttemptState(key, expected, next)) return { result, version: (expected ?? 0) + 1 };
     }
     throw new MfaError('store_unavailable', 'Attempt state is under heavy contention; try again');
   }
@@ -55,34 +70,36 @@ export function createAttemptLimiter(store: EphemeralStore, limits: ResolvedOpti
       const user = await store.getAttemptState(userId);
       if (user?.locked) return { ok: false, retryAfter: LOCKED_RETRY_AFTER, locked: true };
       const ck = await clientKey(userId, client);
-      const backoff = await update(ck, (current): { next: Next | null; result: Reservation } => {
+      const backoff = await update(ck, (current): { next: Next | null; result: Reservation | null } => {
         if (current && current.blockedUntil > nowMs) {
           return { next: null, result: { ok: false, retryAfter: Math.ceil((current.blockedUntil - nowMs) / 1000), locked: false } };
         }
         const failures = (current?.failures ?? 0) + 1;
         const wait = backoffSeconds(failures, limits);
-        return { next: { failures, blockedUntil: wait > 0 ? nowMs + wait * 1000 : 0, locked: false }, result: { ok: true, failures, lockedNow: false } };
+        return { next: { failures, blockedUntil: wait > 0 ? nowMs + wait * 1000 : 0, locked: false }, result: null };
       });
-      if (!backoff.ok) return backoff;
-      return update(userId, (current): { next: Next | null; result: Reservation } => {
-        if (current?.locked) return { next: null, result: { ok: false, retryAfter: LOCKED_RETRY_AFTER, locked: true } };
+      if (backoff.result) return backoff.result;
+      const counted = await update(userId, (current) => {
+        if (current?.locked) return { next: null, result: null };
         const failures = (current?.failures ?? 0) + 1;
         const locked = failures >= limits.lockAfterFailures;
-        return { next: { failures, blockedUntil: 0, locked }, result: { ok: true, failures, lockedNow: locked } };
-      });
+        return { next: { failures, blockedUntil: 0, locked }, result: { failures, lockedNow: locked } };
+      }, user);
+      if (!counted.result) return { ok: false, retryAfter: LOCKED_RETRY_AFTER, locked: true };
+      return { ok: true, ...counted.result, held: { clientKey: ck, clientVersion: backoff.version!, userVersion: counted.version! } };
     },
-    /** A successful verification: the user's and this client's consecutive counts start again. */
-    async succeed(userId: string, client: string): Promise<void> {
-      await clear(await clientKey(userId, client));
+    /**
+     * A successful verification: the user's and this client's consecutive counts start again.
+     * While the states are still the ones this reservation wrote, one write each; otherwise a
+     * read-and-set loop that keeps a lock reached by another request (only the host unlocks).
+     */
+    async succeed(userId: string, held: Held): Promise<void> {
+      if (!(await store.compareAndSetAttemptState(held.clientKey, held.clientVersion, CLEAR))) await clear(held.clientKey);
+      if (await store.compareAndSetAttemptState(userId, held.userVersion, CLEAR)) return;
       await update(userId, (current) => ({
-        // A lock reached concurrently stays: only the host unlocks.
         next: current && !current.locked && current.failures > 0 ? CLEAR : null,
         result: undefined,
       }));
-    },
-    /** True when the user reached the lock threshold. */
-    async isLocked(userId: string): Promise<boolean> {
-      return (await store.getAttemptState(userId))?.locked ?? false;
     },
     /** The host's unlock after the lock threshold (client backoffs run out by themselves). */
     async unlock(userId: string): Promise<void> {

@@ -184,7 +184,7 @@ export function createMfa(options: MfaOptions): Mfa {
     }
     const outcome = await verify();
     if (outcome.ok) {
-      await ctx.limiter.succeed(userId, client);
+      await ctx.limiter.succeed(userId, reservation.held);
       return outcome;
     }
     const evaluated = !('evaluated' in outcome);

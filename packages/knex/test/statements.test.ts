@@ -1,0 +1,42 @@
+// How many SQL statements one login verification costs on the knex store (SQLite), counted from
+// knex's query events: a guard against regressions on the hot path (#13), not a timing test.
+import knex, { type Knex } from 'knex';
+import { createMfa, generateTotp } from '@secondfactor/core';
+import { knexStore, migrate } from '../src';
+
+const PARAMS = { algorithm: 'SHA1', digits: 6, periodSeconds: 30 } as const;
+const CONTEXT = { ip: '192.0.2.10', userAgent: 'statements-test' };
+
+let db: Knex;
+beforeAll(async () => {
+  db = knex({ client: 'better-sqlite3', connection: { filename: ':memory:' }, useNullAsDefault: true });
+  await migrate(db);
+});
+afterAll(() => db.destroy());
+
+test('POST /verify costs at most 12 statements with a valid TOTP code and 9 with a wrong one', async () => {
+  let t = Date.UTC(2026, 0, 1, 0, 0, 10);
+  const mfa = createMfa({
+    issuer: 'Count', store: knexStore(db), encryptionKeys: { current: 'k', keys: { k: Buffer.alloc(32, 1).toString('base64') } },
+    signingKey: 'statements-test-signing-key-0123456789abcdef', clock: () => t, backupCodes: { bcryptCost: 4 },
+  });
+  const e = await mfa.totp.enroll('u1');
+  expect((await mfa.totp.confirm('u1', e.factorId, await generateTotp(e.secret, t, PARAMS))).ok).toBe(true);
+  t += 30_000;
+  const statements: string[] = [];
+  db.on('query', (q: { sql: string }) => statements.push(q.sql));
+  const count = async (code: () => Promise<string>) => {
+    const s = await mfa.login.start('u1', { context: CONTEXT });
+    if (!s.required) throw new Error('expected a challenge');
+    const c = await code();
+    statements.length = 0;
+    const r = await mfa.login.verify(s.challengeToken, { method: 'totp', code: c }, CONTEXT);
+    return { ok: r.ok, n: statements.length };
+  };
+  const valid = await count(() => generateTotp(e.secret, t, PARAMS));
+  expect(valid.ok).toBe(true);
+  expect(valid.n).toBeLessThanOrEqual(12);
+  const wrong = await count(async () => '000000');
+  expect(wrong.ok).toBe(false);
+  expect(wrong.n).toBeLessThanOrEqual(9);
+});
