@@ -36,7 +36,12 @@ export function startInstance(env: Record<string, string>): Promise<Instance> {
     });
     let stderr = '';
     proc.stderr!.on('data', (d) => (stderr += String(d)));
-    const timer = setTimeout(() => reject(new Error(`instance did not start: ${stderr}`)), 15_000);
+    // A loaded machine can take a while to load the packages; an instance that never says it
+    // listens is killed, so no orphan process keeps the test run alive.
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`instance did not start: ${stderr}`));
+    }, 45_000);
     proc.stdout!.on('data', (d) => {
       const m = /LISTENING (\d+)/.exec(String(d));
       if (!m) return;
@@ -54,6 +59,18 @@ export function startInstance(env: Record<string, string>): Promise<Instance> {
     });
     proc.once('exit', (code) => reject(new Error(`instance exited (${code}): ${stderr}`)));
   });
+}
+
+/** `n` instances, or none: if one fails to start, those that did are stopped before the error is thrown. */
+export async function startInstances(env: Record<string, string>, n: number): Promise<Instance[]> {
+  const settled = await Promise.allSettled(Array.from({ length: n }, () => startInstance(env)));
+  const started = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(started.map((i) => i.stop()));
+    throw failed.reason;
+  }
+  return started;
 }
 
 /** A fresh table prefix and key prefix, migrated; `cleanup` drops both. */

@@ -2,7 +2,7 @@
 // instances (issue #4). Runs the built packages (dist) in child processes.
 import { generateTotp } from '@secondfactor/core';
 import { describeWithServices, POSTGRES_URL, REDIS_URL } from '../support/services';
-import { assertBuilt, freshNamespace, json, startInstance, type Instance } from './harness';
+import { assertBuilt, freshNamespace, json, startInstances, type Instance } from './harness';
 
 const describeBoth = describeWithServices([['PostgreSQL', POSTGRES_URL], ['Redis', REDIS_URL]]);
 const P = { algorithm: 'SHA1' as const, digits: 6 as const, periodSeconds: 30 };
@@ -18,8 +18,8 @@ describeBoth('multi-instance: two processes sharing PostgreSQL + Redis', () => {
     assertBuilt();
     ns = await freshNamespace(POSTGRES_URL, REDIS_URL);
     const env = { SF_DATABASE_URL: POSTGRES_URL, SF_REDIS_URL: REDIS_URL, SF_TABLE_PREFIX: ns.tablePrefix, SF_KEY_PREFIX: ns.keyPrefix, SF_BACKOFF_AFTER: '6', SF_LOCK_AFTER: '6' };
-    [a, b, single] = await Promise.all([startInstance(env), startInstance(env), startInstance(env)]);
-  }, 60_000);
+    [a, b, single] = (await startInstances(env, 3)) as [Instance, Instance, Instance];
+  }, 90_000);
 
   afterAll(async () => {
     await Promise.all([a, b, single].filter(Boolean).map((i) => i.stop()));
