@@ -8,7 +8,7 @@ module.exports = {
   transform: {
     '^.+\\.(t|j|mj)s$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!(\\.pnpm/)?(jose|@scure[+/]base|@noble[+/]hashes|@otplib[+/][a-z-]+|otplib)[@/])'],
+  transformIgnorePatterns: ['/node_modules/(?!(\\.pnpm/)?(jose|openid-client|oauth4webapi|@scure[+/]base|@noble[+/]hashes|@otplib[+/][a-z-]+|otplib)[@/])'],
   moduleNameMapper: {
     '^@secondfactor/([a-z]+)$': '<rootDir>/packages/$1/src',
     '^@secondfactor/([a-z]+)/(.+)$': '<rootDir>/packages/$1/src/$2',
