@@ -12,6 +12,7 @@ import { knexStore, migrate as migrateMfa } from '@secondfactor/knex';
 import { redisStore } from '@secondfactor/redis';
 import type { DevSmsSender } from './dev-codes';
 import { adminPage, homePage, loginPage, notFoundPage, registerPage, secondFactorPage, settingsPage, stepUpPage } from './pages';
+import { openApiDocument } from './openapi';
 import { createSessions, type Session } from './session';
 import { createUsers, migrateUsers, RegistrationError, type User } from './users';
 
@@ -119,6 +120,7 @@ export function createApp(config: AppConfig): ExampleApp {
     next();
   });
   app.use(express.static(path.join(__dirname, '..', 'public'), { index: false, maxAge: 0 }));
+  app.get('/mfa/openapi.json', openApiDocument()); // the HTTP API of the /mfa routes, for OpenAPI viewers
   // CSRF: cookies are SameSite=Lax, and every state-changing request must be JSON
   // (`Content-Type: application/json`, which a cross-site form cannot send without a CORS
   // preflight we never grant) and, when the browser says where it comes from, same-origin.

@@ -1,0 +1,41 @@
+// examples/express-app/test/openapi.test.ts
+// The example serves docs/openapi.yaml as JSON at /mfa/openapi.json, to anyone (no session needed).
+import fs from 'node:fs';
+import knexFactory from 'knex';
+import request from 'supertest';
+import { parse } from 'yaml';
+import { createApp, type ExampleApp } from '../src/app';
+import { OPENAPI_YAML } from '../src/openapi';
+
+let example: ExampleApp;
+
+beforeAll(async () => {
+  example = createApp({
+    knex: knexFactory({ client: 'better-sqlite3', connection: { filename: ':memory:' }, useNullAsDefault: true }),
+    keys: { mfaEncryptionKey: Buffer.alloc(32, 7).toString('base64'), mfaSigningKey: 'openapi-test-signing-key-of-at-least-32-chars', sessionSecret: 'openapi-test-session-secret-of-at-least-32-chars' },
+    bcryptCost: 4,
+  });
+  await example.migrate();
+});
+
+afterAll(() => example.close());
+
+test('GET /mfa/openapi.json is docs/openapi.yaml as JSON, describing the routes mounted under /mfa', async () => {
+  const res = await request(example.app).get('/mfa/openapi.json').expect(200);
+  expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+  expect(res.body).toEqual(parse(fs.readFileSync(OPENAPI_YAML, 'utf8')));
+  expect(res.body.openapi).toMatch(/^3\.1\./);
+  expect(res.body.servers).toEqual([expect.objectContaining({ url: '/mfa' })]);
+  // Each documented /mfa route exists in the app: it answers with secondfactor's own problem codes, never the host's 404.
+  const routes = Object.entries(res.body.paths as Record<string, Record<string, unknown>>)
+    .filter(([, item]) => item.servers === undefined) // /login is the host's route, documented with its own server
+    .flatMap(([p, item]) => Object.keys(item).map((method) => [method, `/mfa${p.replace(/\{\w+\}/g, 'x')}`] as const));
+  expect(routes.length).toBeGreaterThanOrEqual(16);
+  const unknown = await request(example.app).post('/mfa/no-such-route').set('Content-Type', 'application/json').send({});
+  expect([unknown.status, unknown.body.code]).toEqual([404, 'not_found']); // what a missing route looks like
+  for (const [method, url] of routes) {
+    const r = await request(example.app)[method as 'get' | 'post' | 'delete'](url).set('Content-Type', 'application/json').send(method === 'get' ? undefined : {});
+    expect([url, r.status, r.body.code]).not.toEqual([url, 404, 'not_found']);
+    expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
+  }
+});
