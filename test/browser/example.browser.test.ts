@@ -2,7 +2,8 @@
 // The example app in REAL Chromium (Debian `chromium` + playwright-core): a person registers, turns on an
 // authenticator app by scanning the QR code (zbarimg decodes the <img> the page shows, oathtool computes the
 // codes), signs in with TOTP, with a backup code, on a trusted device, steps up on /admin, adds a phone
-// (dev-mode SMS), and turns MFA off. A screenshot of each page goes to artifacts/screenshots/ (git-ignored).
+// (dev-mode SMS), and turns MFA off. A screenshot of each page goes to artifacts/screenshots/ (git-ignored),
+// after axe-core checked that page (and its open dialog): any serious or critical violation fails the step.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +18,8 @@ import { devSmsSender } from '../../examples/express-app/src/dev-codes';
 const CHROMIUM = '/usr/bin/chromium';
 const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SCREENSHOTS = path.resolve(__dirname, '..', '..', 'artifacts', 'screenshots');
+/** axe-core, the accessibility engine of Lighthouse and the axe browser extensions. */
+const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const STEP_UP_MAX_AGE = 5; // seconds: short, so the "asks again" check waits only a moment
 const EMAIL = 'ada@example.com';
 const PASSWORD = 'lovelace-1815-analytical';
@@ -66,13 +69,31 @@ describeBrowser('example app in Chromium', () => {
   let shot = 0;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sf-browser-'));
   const pageErrors: string[] = [];
+  const a11yChecked = new Set<string>();
 
   // State carried from step to step, like a person's phone and paper.
   let nextCode: () => Promise<string>;
   let backupCodes: string[] = [];
 
-  /** Saves artifacts/screenshots/NN-name.png: the whole page, or the viewport while a modal dialog is open. */
+  /**
+   * Runs axe-core on the page as it is now and fails on any serious or critical violation.
+   * (`page.addScriptTag` would add an inline <script>, which the app's CSP refuses; a script
+   * evaluated through the DevTools protocol is not subject to the page's CSP.)
+   */
+  const checkAccessibility = async (name: string) => {
+    if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE_SOURCE);
+    const violations = await page.evaluate(async () => {
+      const axe = (window as unknown as { axe: { run(context: Document, options: object): Promise<{ violations: Array<{ id: string; impact?: string | null; help: string; nodes: Array<{ target: unknown[] }> }> }> } }).axe;
+      const results = await axe.run(document, { resultTypes: ['violations'] });
+      return results.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) }));
+    });
+    const severe = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    expect({ page: name, violations: severe }).toEqual({ page: name, violations: [] });
+    a11yChecked.add(name);
+  };
+  /** Saves artifacts/screenshots/NN-name.png (the whole page, or the viewport while a modal dialog is open), after an axe check. */
   const screenshot = async (name: string, { fullPage = true } = {}) => {
+    await checkAccessibility(name);
     shot += 1;
     await page.screenshot({ path: path.join(SCREENSHOTS, `${String(shot).padStart(2, '0')}-${name}.png`), fullPage });
   };
@@ -125,6 +146,9 @@ describeBrowser('example app in Chromium', () => {
   });
 
   it('registers and signs in with the password only (no MFA yet)', async () => {
+    await page.goto(`${base}/no-such-page`);
+    await expectText(page, 'h1', 'not found');
+    await checkAccessibility('not-found');
     await page.goto(`${base}/`);
     await screenshot('home');
     await page.click('main a[href="/register"]');
@@ -335,6 +359,10 @@ describeBrowser('example app in Chromium', () => {
     await signInWithPassword();
     await page.waitForURL(`${base}/settings`); // password only again
   }, 30_000);
+
+  it('checked every page of the app with axe-core (serious or critical findings fail the step that found them)', () => {
+    expect([...a11yChecked]).toEqual(expect.arrayContaining(['not-found', 'home', 'register', 'login', 'settings-mfa-off', 'settings-totp-qr', 'backup-codes', 'second-factor', 'admin', 'step-up', 'settings-proof-dialog']));
+  });
 });
 
 /**

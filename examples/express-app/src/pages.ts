@@ -217,7 +217,7 @@ export function settingsPage(user: User, options: { smsAvailable: boolean; devMo
       <form method="dialog" id="proof-form" novalidate>
         <h2 id="proof-title">Confirm it's you</h2>
         <p id="proof-message">Enter a code from your authenticator app, or a backup code.</p>
-        <input name="code" id="proof-code" autocomplete="one-time-code" required>
+        <input name="code" id="proof-code" aria-label="Code" autocomplete="one-time-code" required>
         <div class="actions">
           <button type="button" class="secondary" id="proof-cancel">Cancel</button>
           <button type="submit" id="proof-submit">Confirm</button>
