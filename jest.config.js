@@ -8,6 +8,8 @@ module.exports = {
   transform: {
     '^.+\\.(t|j|mj)s$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
   },
+  // ESM-only dependencies are compiled to CJS for Jest (openid-client and oauth4webapi: the OIDC example's
+  // test client; oidc-provider is ESM-only too but runs in its own Node process, see examples/oidc-api/test).
   transformIgnorePatterns: ['/node_modules/(?!(\\.pnpm/)?(jose|openid-client|oauth4webapi|@scure[+/]base|@noble[+/]hashes|@otplib[+/][a-z-]+|otplib)[@/])'],
   moduleNameMapper: {
     '^@secondfactor/([a-z]+)$': '<rootDir>/packages/$1/src',
