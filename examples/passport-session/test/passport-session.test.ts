@@ -27,7 +27,11 @@ function start(env: Record<string, string>): Promise<Instance> {
     const proc = spawn(process.execPath, [SERVER], { cwd: ROOT, env: { ...process.env, ...env, PORT: '0', NODE_ENV: 'test' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     proc.stderr!.on('data', (d) => (output += String(d)));
-    const timer = setTimeout(() => reject(new Error(`instance did not start: ${output}`)), 20_000);
+    // Generous for a loaded CI machine; an instance that does not start is killed, not left behind.
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`instance did not start in 45 s: ${output}`));
+    }, 45_000);
     proc.stdout!.on('data', (d) => {
       output += String(d);
       const m = /LISTENING (\d+)/.exec(String(d));
@@ -68,7 +72,7 @@ describeBoth('passport-session example: two instances on shared Redis + PostgreS
     };
     a = await start(env); // one after the other: the first runs the migrations
     b = await start(env);
-  }, 60_000);
+  }, 100_000);
 
   afterAll(async () => {
     await Promise.all([stop(a), stop(b)]);
