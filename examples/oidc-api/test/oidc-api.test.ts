@@ -36,7 +36,10 @@ function startProvider(): Promise<string> {
     });
     let out = '';
     provider.stderr!.on('data', (d) => (out += String(d)));
-    const timer = setTimeout(() => reject(new Error(`provider did not start: ${out}`)), 15_000);
+    const timer = setTimeout(() => {
+      provider.kill('SIGKILL');
+      reject(new Error(`provider did not start in 45 s: ${out}`));
+    }, 45_000);
     provider.stdout!.on('data', (d) => {
       const m = /ISSUER (\S+)/.exec(String(d));
       if (m) {
@@ -94,7 +97,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => { server = app.listen(0, '127.0.0.1', () => r()); });
   api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}, 30_000);
+}, 60_000);
 
 afterAll(async () => {
   await new Promise((r) => server?.close(r));
