@@ -20,7 +20,6 @@ const PER_RUN = 4;
 const SEED = Number(process.env.FUZZ_SEED ?? (Date.now() ^ (process.pid << 8)) >>> 0);
 const SLOTS = PROFILES.length;
 /** Puts back the inputs of the known findings (the run then fails until they are fixed). */
-const KNOWN_FINDINGS = process.env.FUZZ_KNOWN_FINDINGS === '1';
 const STABLE_CODES = new Set(Object.keys(PROBLEM_STATUS));
 const PROBLEM_KEYS = new Set(['type', 'title', 'status', 'code', 'detail', 'field', 'maxAge']);
 
@@ -218,11 +217,9 @@ const userHeader: fc.Arbitrary<string | Sym | undefined> = fc.oneof(
 );
 
 /**
- * Path ids that are not valid percent-encoding. KNOWN FINDING (see docs/reliability.md, "HTTP
- * fuzz"): mfaRouter answers them 500 internal_error (Express's router throws URIError status
- * 400, which the router's error handler does not map). Left out of the default run so the suite
- * stays green until it is fixed; FUZZ_KNOWN_FINDINGS=1 puts them back (the run then fails), and
- * test/fuzz/findings/malformed-path-param.repro.ts is the minimal reproduction.
+ * Path ids that are not valid percent-encoding: Express's router throws a URIError (status 400)
+ * that the router maps to 400 invalid_request (a finding of this fuzz, fixed; see
+ * packages/express/test/input-validation.test.ts).
  */
 const MALFORMED_IDS = ['%', '%zz', '%E0%A4%A', '%C0%AF', '%FF', '%uD800', '%E0%80'];
 const pathId: fc.Arbitrary<string | Sym> = fc.oneof(
@@ -230,7 +227,7 @@ const pathId: fc.Arbitrary<string | Sym> = fc.oneof(
   { arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 60 }).map(encodeURIComponent), weight: 2 },
   { arbitrary: fc.constantFrom('%00', '..', '%2e%2e', '..%2F..%2Fetc', 'a%2Fb', '__proto__', 'constructor', 'hasOwnProperty',
     'x'.repeat(128), 'x'.repeat(129), 'x'.repeat(2000), '%20', '1e3', '-1', '%E2%80%AE', '%EF%BF%BD', '%F0%9F%98%80'), weight: 3 },
-  ...(KNOWN_FINDINGS ? [{ arbitrary: fc.constantFrom(...MALFORMED_IDS), weight: 3 }] : []),
+  { arbitrary: fc.constantFrom(...MALFORMED_IDS), weight: 3 },
 );
 
 const extraHeaders = fc.record({
@@ -384,10 +381,6 @@ async function resolve(host: FuzzHost, r: FuzzRequest, runCache: Map<string, str
   }
   if (body !== undefined && r.contentType !== undefined) headers['content-type'] = r.contentType;
   for (const [k, v] of Object.entries(r.extra)) if (v !== undefined) headers[k] = v;
-  // KNOWN FINDING (docs/reliability.md, "HTTP fuzz"): a body that claims gzip/deflate/br but is
-  // not makes express.json() raise a 400 without a `type`, which mfaErrorHandler does not map
-  // (the host's own error handler gets it). Left out of the default run on the host's /login.
-  if (!KNOWN_FINDINGS && route.path === '/login' && /gzip|deflate|br/i.test(headers['content-encoding'] ?? '')) delete headers['content-encoding'];
   if (body === undefined) delete headers['transfer-encoding'];
   // Node's client frames a GET/DELETE body only when told its length (or chunked).
   else if (headers['transfer-encoding'] === undefined) headers['content-length'] = String(Buffer.byteLength(body));

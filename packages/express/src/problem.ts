@@ -105,11 +105,23 @@ export function failureProblem(f: Failure): ProblemError {
   return new ProblemError(f.reason, f.retryAfter === undefined ? {} : { retryAfter: f.retryAfter });
 }
 
-/** Errors raised by body-parser (express.json()) for a bad body: `entity.parse.failed`, too large, … */
-function isBodyParserError(error: unknown): error is { type: string; status: number } {
+/**
+ * Errors raised by body-parser (express.json()) for a bad body: `entity.parse.failed`, too large,
+ * … (a `type`), or a body that claims a `Content-Encoding` it does not have (zlib's `Z_…` error
+ * made a 400, without a `type`).
+ */
+function isBodyParserError(error: unknown): error is { type?: string; status: number } {
   if (!error || typeof error !== 'object') return false;
-  const e = error as { type?: unknown; status?: unknown; expose?: unknown };
-  return typeof e.type === 'string' && typeof e.status === 'number' && e.status >= 400 && e.status < 500 && e.expose === true;
+  const e = error as { type?: unknown; status?: unknown; expose?: unknown; code?: unknown };
+  if (typeof e.status !== 'number' || e.status < 400 || e.status >= 500 || e.expose !== true) return false;
+  return typeof e.type === 'string' || (e.status === 400 && typeof e.code === 'string' && e.code.startsWith('Z_'));
+}
+
+/** Express's router could not percent-decode a path parameter (`/factors/%FF`): a URIError with status 400. */
+function isBadPathParameter(error: unknown): boolean {
+  if (!error || typeof error !== 'object') return false;
+  const e = error as { name?: unknown; status?: unknown };
+  return e.name === 'URIError' && e.status === 400;
 }
 
 /**
@@ -125,6 +137,7 @@ export function problemForError(error: unknown): ProblemError | null {
     }
     return new ProblemError(error.code);
   }
+  if (isBadPathParameter(error)) return new ProblemError('invalid_request', { field: 'id', detail: 'The id in the path is not valid.' });
   if (isBodyParserError(error)) {
     const detail = error.type === 'entity.too.large' ? 'The request body is too large.' : 'The request body is not valid JSON.';
     return new ProblemError('invalid_request', { field: 'body', detail });

@@ -164,3 +164,19 @@ test('an empty body is an empty object: the first missing field is named', async
   expectProblem(await host.call('post', '/mfa/verify', { raw: '' }), 400, 'invalid_request', 'challengeToken');
   expectProblem(await host.call('post', '/mfa/verify', { raw: '   ' }), 400, 'invalid_request', 'challengeToken');
 });
+
+describe('findings of the HTTP fuzz (test/fuzz/http-routes.test.ts)', () => {
+  test.each(['/mfa/factors/%FF', '/mfa/trusted-devices/%E0%A4%A', '/mfa/factors/%'])('DELETE %s (not valid percent-encoding) is 400 invalid_request, not 500', async (path) => {
+    const host = hostApp();
+    const res = await host.call('delete', path, { user: 'alice' });
+    expectProblem(res, 400, 'invalid_request', 'id');
+    expect(host.routerErrors).toEqual([]);
+  });
+
+  test('a body that claims gzip but is not, on the host’s express.json() route, is 400 invalid_request from mfaErrorHandler', async () => {
+    const host = hostApp();
+    const res = await request(host.app).post('/login').set('Content-Type', 'application/json').set('Content-Encoding', 'gzip').send('{}');
+    expectProblem(res, 400, 'invalid_request', 'body');
+    expect(host.hostErrors).toEqual([]);
+  });
+});
