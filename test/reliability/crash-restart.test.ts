@@ -322,6 +322,6 @@ describeBoth('crashes: SIGKILL at random moments under load, restart, repeat', (
     const cut = regenUsers.reduce((a, r) => a + r.unknown, 0) + enrollers.reduce((a, e) => a + e.unknown.size, 0)
       + backupUsers.reduce((a, b) => a + [...b.codes.values()].filter((s) => s === 'unknown').length, 0);
     expect(cut).toBeGreaterThan(0);
-    console.log(`crash suite: kill points ${killPoints.join(', ')} ms; requests cut: ${cut}; pending factors tried: ${pendingTried}; attacker 401s ${attacker.rejected}/${attacker.sent}, failures ${finalFailures}`);
+    process.stdout.write(`crash suite: kill points ${killPoints.join(', ')} ms; requests cut: ${cut}; pending factors tried: ${pendingTried}; attacker 401s ${attacker.rejected}/${attacker.sent}, failures ${finalFailures}\n`);
   }, 90_000);
 });

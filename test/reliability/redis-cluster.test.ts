@@ -17,6 +17,8 @@ import { deleteClusterKeys, describeWithRedisCluster, keySlot, startCluster, typ
 import { describeWithService, POSTGRES_URL } from '../support/services';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** One line of figures for docs/reliability.md (stdout, no stack trace). */
+const report = (line: string) => process.stdout.write(`redis-cluster: ${line}\n`);
 const N = 16;
 const P = { algorithm: 'SHA1' as const, digits: 6 as const, periodSeconds: 30 };
 
@@ -153,6 +155,7 @@ describeWithRedisCluster('Redis Cluster: 3 masters + 3 replicas started by the t
     const before = Array.from({ length: 50 }, () => challengeRecord(userId, ownedIds.challenge()));
     for (const c of before) await store.createChallenge(c, 300);
     const { result, rounds, roundsDuring } = await raceThrough(store, ownedIds, userId, () => cluster.failover(slot));
+    report(`store races, failover: ${rounds} rounds, ${roundsDuring} overlapping it`);
     expect((result as { from: number; to: number }).from).toBe(owner);
     expect(await cluster.masterOf(slot)).not.toBe(owner);
     expect(roundsDuring).toBeGreaterThanOrEqual(1);
@@ -169,7 +172,8 @@ describeWithRedisCluster('Redis Cluster: 3 masters + 3 replicas started by the t
     const owner = await cluster.masterOf(slot);
     const before = Array.from({ length: 200 }, () => challengeRecord(userId));
     for (const c of before) await store.createChallenge(c, 300);
-    const { result, roundsDuring } = await raceThrough(store, { challenge: randomUUID, oob: randomUUID, counter: randomUUID }, userId, () => cluster.migrateSlot(slot, { keysPerBatch: 4, pauseMs: 15 }));
+    const { result, rounds, roundsDuring } = await raceThrough(store, { challenge: randomUUID, oob: randomUUID, counter: randomUUID }, userId, () => cluster.migrateSlot(slot, { keysPerBatch: 4, pauseMs: 15 }));
+    report(`store races, slot migration: ${rounds} rounds, ${roundsDuring} overlapping it`);
     const moved = result as { from: number; to: number; keys: number };
     expect(moved.from).toBe(owner);
     expect(moved.keys).toBeGreaterThanOrEqual(200);
@@ -246,6 +250,7 @@ describeWithRedisCluster('Redis Cluster: 3 masters + 3 replicas started by the t
       expect(errors).toEqual([]);
       expect(roundsDuring).toBeGreaterThanOrEqual(1);
       expect(rounds).toBe(spent.length);
+      report(`engine races: ${rounds} rounds, ${roundsDuring} overlapping the disruption`);
       // Each code that won a race is spent now; a code never raced still works.
       for (const code of spent) expect((await mfa.login.verify(await start(), { method: 'backup_code', code })).ok).toBe(false);
       expect((await mfa.login.verify(await start(), { method: 'backup_code', code: codes[0]! })).ok).toBe(true);

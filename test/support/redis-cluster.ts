@@ -9,7 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis, type ClusterOptions } from 'ioredis';
 
-/** A port that is free, and whose cluster bus port (port + 10000) is free too. */
+/**
+ * A port that is free, and whose cluster bus port (port + 10000) is free too. Both stay below
+ * Linux's ephemeral range (32768+), so no outgoing connection takes them between the check and
+ * redis-server's bind.
+ */
 async function freePortPair(taken: Set<number>): Promise<number> {
   const free = (port: number) => new Promise<boolean>((resolve) => {
     const server = net.createServer();
@@ -17,7 +21,7 @@ async function freePortPair(taken: Set<number>): Promise<number> {
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
   for (let attempt = 0; attempt < 200; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * 25000);
+    const port = 20000 + Math.floor(Math.random() * 2700);
     if (taken.has(port) || taken.has(port + 10000)) continue;
     if ((await free(port)) && (await free(port + 10000))) {
       taken.add(port).add(port + 10000);
