@@ -2,6 +2,7 @@
 // An app process (test/multi-instance/app-server.cjs over PostgreSQL + Redis) killed with SIGKILL at
 // a random moment of concurrent /verify, /totp/confirm and /backup-codes/regenerate load, restarted,
 // round after round (issue #14). The app writes every MFA event to a file, fsync'ed per event.
+// Typically 35–50 s (restarts dominate); the timeout leaves room for a loaded machine.
 // Afterwards, checked against the database and by trying every code:
 // - a backup code is accepted at most once over the whole run; a code never sent is still valid;
 // - a backup-code set is whole (one salt, all its codes), never half replaced;
@@ -88,7 +89,7 @@ describeBoth('crashes: SIGKILL at random moments under load, restart, repeat', (
     inst = await startInstance(env());
 
     // ---- users, enrolled before any kill ----
-    const backupUsers = await Promise.all(['b1', 'b2', 'b3', 'b4'].map(async (u) => {
+    const backupUsers = await Promise.all(['b1', 'b2', 'b3'].map(async (u) => {
       const e = await enrol(`crash-${u}`);
       return { user: `crash-${u}`, codes: new Map<string, CodeState>(e.codes.map((c) => [c, 'unsent'])), accepted: new Map<string, number>() };
     }));
@@ -282,6 +283,13 @@ describeBoth('crashes: SIGKILL at random moments under load, restart, repeat', (
         expect(r.status).toBe(401);
         pendingTried++;
       }
+      // Always one more pending factor, left unconfirmed on purpose (setup first prunes the pending
+      // ones the kills left, which were tried above): its code must not pass either.
+      const setup = await json(url(), '/mfa/totp/setup', { assertion: e.assertion }, as(e.user));
+      expect(setup.status).toBe(200);
+      const pendingLogin = await json(url(), '/login', { userId: e.user });
+      const refused = await json(url(), '/mfa/verify', { challengeToken: pendingLogin.body.challengeToken, method: 'totp', code: await generateTotp(setup.body.secret, Date.now(), P) });
+      expect(refused.status).toBe(401);
       // Positive control: a confirmed factor's next code does pass.
       const anyActive = [...e.confirmed].at(-1)!;
       const login = await json(url(), '/login', { userId: e.user });
@@ -322,6 +330,6 @@ describeBoth('crashes: SIGKILL at random moments under load, restart, repeat', (
     const cut = regenUsers.reduce((a, r) => a + r.unknown, 0) + enrollers.reduce((a, e) => a + e.unknown.size, 0)
       + backupUsers.reduce((a, b) => a + [...b.codes.values()].filter((s) => s === 'unknown').length, 0);
     expect(cut).toBeGreaterThan(0);
-    process.stdout.write(`crash suite: kill points ${killPoints.join(', ')} ms; requests cut: ${cut}; pending factors tried: ${pendingTried}; attacker 401s ${attacker.rejected}/${attacker.sent}, failures ${finalFailures}\n`);
-  }, 90_000);
+    process.stdout.write(`crash suite: kill points ${killPoints.join(', ')} ms; requests cut: ${cut}; pending factors left by kills and tried: ${pendingTried}; attacker 401s ${attacker.rejected}/${attacker.sent}, failures ${finalFailures}\n`);
+  }, 150_000);
 });
