@@ -129,7 +129,7 @@ export async function startCluster(options: { masters?: number; replicasPerMaste
       const port = await freePortPair(taken);
       const proc = spawn('redis-server', [
         '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
-        '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '3000',
+        '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '5000',
         '--dir', dir, '--save', '', '--appendonly', 'no', '--logfile', join(dir, `redis-${port}.log`),
       ], { stdio: 'ignore' });
       nodes.push({ port, proc });
