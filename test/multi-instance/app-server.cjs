@@ -2,7 +2,13 @@
 // One app instance for the multi-instance and outage suites: a minimal host (identity from a
 // header, a stub password step) with secondfactor on PostgreSQL (knex) + Redis, run as its own
 // process from the built packages (dist). Configured entirely by environment variables.
+// Optional: SF_EVENT_LOG=<file> appends every MFA event as one JSON line, fsync'ed before the
+// next one (the crash suite's audit trail); SF_MONITOR=1 adds GET /__stats (RSS, heap,
+// event-loop delay, handles, pool counts) and in-process SMS/email senders whose last code per
+// destination GET /__outbox/:to returns (for the soak run's traffic over every route).
 'use strict';
+const fs = require('node:fs');
+const { monitorEventLoopDelay } = require('node:perf_hooks');
 const express = require('express');
 const Knex = require('knex');
 const Redis = require('ioredis');
@@ -27,6 +33,24 @@ const redis = new Redis(env.SF_REDIS_URL, {
 });
 redis.on('error', () => {});
 
+let eventLog = null;
+if (env.SF_EVENT_LOG) eventLog = fs.openSync(env.SF_EVENT_LOG, 'a');
+/** One line per event, on disk before the request goes on: a SIGKILL loses no event that was emitted. */
+function onEvent(event) {
+  if (eventLog === null) return;
+  fs.writeSync(eventLog, `${JSON.stringify({ ...event, pid: process.pid })}\n`);
+  fs.fsyncSync(eventLog);
+}
+
+const monitor = env.SF_MONITOR === '1';
+/** The last code sent to each destination (bounded), for the soak client; only with SF_MONITOR=1. */
+const outbox = new Map();
+const outboxSender = { async send(message) {
+  outbox.delete(message.to);
+  outbox.set(message.to, message.code);
+  if (outbox.size > 5000) outbox.delete(outbox.keys().next().value);
+} };
+
 const mfa = createMfa({
   issuer: 'Multi Instance',
   store: composeStores({
@@ -39,7 +63,14 @@ const mfa = createMfa({
   limits: {
     backoffAfterFailures: Number(env.SF_BACKOFF_AFTER || 5),
     lockAfterFailures: Number(env.SF_LOCK_AFTER || 100),
+    ...(env.SF_PER_IP_PER_WINDOW ? { perIpPerWindow: Number(env.SF_PER_IP_PER_WINDOW) } : {}),
   },
+  onEvent,
+  ...(monitor ? {
+    sms: outboxSender,
+    email: outboxSender,
+    oob: { resendCooldownSeconds: 0, sendLimits: { perIpPerHour: 100000, globalPerHour: 10_000_000, perDestinationPerHour: 1000 } },
+  } : {}),
 });
 
 const app = express();
@@ -54,6 +85,41 @@ app.post('/login', (req, res, next) => {
   res.json({ session: `host-session-for-${res.locals.userId}` });
 });
 app.use(mfaErrorHandler());
+
+if (monitor) {
+  app.get('/__outbox/:to', (req, res) => {
+    const code = outbox.get(req.params.to);
+    if (code === undefined) return res.status(404).end();
+    res.json({ code });
+  });
+  const RESOLUTION_MS = 10;
+  const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  delay.enable();
+  // Event-loop lag since the previous sample (reset on each read). The histogram records whole timer
+  // intervals, so the resolution itself is subtracted: an idle loop reads about 0.
+  // With `node --expose-gc`, `?gc=1` also reports the heap left after a full collection (what is
+  // really retained); the collection's pause is not counted as lag (the histogram resets after it).
+  app.get('/__stats', (req, res) => {
+    const pool = db.client.pool;
+    const ms = (ns) => Math.max(0, Math.round((ns / 1e6 - RESOLUTION_MS) * 100) / 100);
+    const loopDelayMs = { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max), mean: ms(delay.mean) };
+    const mem = process.memoryUsage();
+    let heapAfterGc = null;
+    if (req.query.gc === '1' && typeof global.gc === 'function') {
+      global.gc();
+      heapAfterGc = process.memoryUsage().heapUsed;
+    }
+    res.json({
+      rss: mem.rss, heapUsed: mem.heapUsed, heapAfterGc, external: mem.external,
+      loopDelayMs,
+      handles: process._getActiveHandles().length,
+      requests: process._getActiveRequests().length,
+      pgPool: pool ? { used: pool.numUsed(), free: pool.numFree(), pendingAcquires: pool.numPendingAcquires(), pendingCreates: pool.numPendingCreates() } : null,
+      redis: redis.status,
+    });
+    delay.reset();
+  });
+}
 
 let server;
 // Without an offline queue, commands sent before the first connection fail: listen once ready.

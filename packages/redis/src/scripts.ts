@@ -6,15 +6,36 @@
 // Hash fields hold JSON-encoded values (see hash-codec.ts): integers are plain digits, so HINCRBY works
 // on them, and a string field holds `"..."` with its quotes, so callers pass JSON-encoded arguments.
 // No script decodes or re-encodes JSON (cjson would round numbers to 14 significant digits).
+//
+// No script deletes a key and then writes it again. While a Cluster slot is being migrated, a key
+// that no longer exists on the source node cannot be written there: Redis aborts the script with
+// "Script attempted to access a non local key", after the DEL already took effect (scripts are not
+// rolled back). Replacing a hash is therefore HSET of the new fields, then HDEL of the old ones
+// (REPLACE_FIELDS below), so the key exists from the script's first write to its last.
+
+/** Lua helper: after `HSET key <ARGV from index first>`, removes every field the new record does not have. */
+const REPLACE_FIELDS = `
+local function replace_fields(key, first)
+  redis.call('HSET', key, unpack(ARGV, first))
+  local keep = {}
+  for i = first, #ARGV, 2 do
+    keep[ARGV[i]] = true
+  end
+  for _, field in ipairs(redis.call('HKEYS', key)) do
+    if not keep[field] then
+      redis.call('HDEL', key, field)
+    end
+  end
+end
+`;
 
 /**
  * Replaces a hash and sets its TTL in one step: a challenge or an out-of-band code.
  * KEYS[1] = the hash; ARGV[1] = TTL in milliseconds; ARGV[2..] = field, value, field, value...
  * Returns 1.
  */
-export const PUT_HASH_WITH_TTL = `
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+export const PUT_HASH_WITH_TTL = `${REPLACE_FIELDS}
+replace_fields(KEYS[1], 2)
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 `;
@@ -66,7 +87,7 @@ return tonumber(redis.call('GET', KEYS[1]) or '0')
  * "create only if absent"; ARGV[2..] = field, value... of the whole new state, `version` included.
  * Returns 1 when written, 0 when the stored version differs (or the state exists, for '').
  */
-export const COMPARE_AND_SET_HASH = `
+export const COMPARE_AND_SET_HASH = `${REPLACE_FIELDS}
 if ARGV[1] == '' then
   if redis.call('EXISTS', KEYS[1]) == 1 then
     return 0
@@ -74,7 +95,6 @@ if ARGV[1] == '' then
 elseif redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then
   return 0
 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+replace_fields(KEYS[1], 2)
 return 1
 `;

@@ -106,6 +106,20 @@ describeWithService('Redis', REDIS_URL)('redisStore', () => {
       expect(await redis.pttl(`${keyPrefix}oob:{resend}`)).toBeGreaterThan(590_000);
     });
 
+    it('a replaced record or attempt state keeps no field of the old one (HSET, then HDEL of the rest)', async () => {
+      await store.putOobCode('extra', oob({ codeHash: 'old' }), 60);
+      await redis.hset(`${keyPrefix}oob:{extra}`, 'stray', '"x"');
+      const fresh = oob({ codeHash: 'new' });
+      await store.putOobCode('extra', fresh, 60);
+      expect(await store.getOobCode('extra')).toEqual(fresh);
+
+      const userId = `user-${randomUUID()}`;
+      await store.compareAndSetAttemptState(userId, null, { failures: 1, blockedUntil: 0, locked: false });
+      await redis.hset(`${keyPrefix}attempts:{${userId}}`, 'stray', '1');
+      expect(await store.compareAndSetAttemptState(userId, 1, { failures: 2, blockedUntil: 5, locked: true })).toBe(true);
+      expect(await store.getAttemptState(userId)).toEqual({ failures: 2, blockedUntil: 5, locked: true, version: 2 });
+    });
+
     it('rejects a TTL that is not a positive number', async () => {
       await expect(store.incrementCounter('bad', 0)).rejects.toThrow(TypeError);
       await expect(store.createChallenge(challenge(), Number.NaN)).rejects.toThrow(TypeError);
