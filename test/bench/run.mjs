@@ -34,7 +34,7 @@ for (const a of args) {
   }
 }
 const QUICK = flag('quick') || process.env.BENCH_QUICK === '1';
-const DURATION_MS = Number(process.env.BENCH_MS || (QUICK ? 1000 : 10_000));
+const DURATION_MS = Number(process.env.BENCH_MS || (QUICK ? 700 : 10_000));
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY || 50);
 const USERS = Number(process.env.BENCH_USERS || (QUICK ? 100 : 1000));
 const ROUNDS_PER_BLOCK = QUICK ? 2 : 8; // valid-code rounds per batch of challenges (≤ 8: see totp-valid below)
@@ -257,7 +257,7 @@ const SCENARIO_RUNS = {
  * measured load.
  */
 async function timed(ctx, expect, next) {
-  await load(ctx.instances, { count: (QUICK ? 200 : 2000) * ctx.instances.length, next });
+  await load(ctx.instances, { count: (QUICK ? 100 : 2000) * ctx.instances.length, next });
   return summarize([await measured(ctx.instances, () => load(ctx.instances, { durationMs: DURATION_MS, next }))], expect);
 }
 
