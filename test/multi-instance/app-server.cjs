@@ -79,9 +79,9 @@ const identity = (req) => req.get('x-user-id') || undefined;
 app.use('/mfa', mfaRouter(mfa, { getUserId: identity, cookie: { secure: false } }));
 // The host's password step is a stub here: the body names the user.
 app.post('/login', (req, res, next) => {
-  res.locals.userId = req.body && req.body.userId;
+  res.locals.userId = req.body?.userId;
   next();
-}, mfaGate(mfa, { cookie: { secure: false } }), (req, res) => {
+}, mfaGate(mfa, { cookie: { secure: false } }), (_req, res) => {
   res.json({ session: `host-session-for-${res.locals.userId}` });
 });
 app.use(mfaErrorHandler());

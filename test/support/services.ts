@@ -1,28 +1,14 @@
 // test/support/services.ts
 // Where the real backing services are, and what a suite does when one is missing:
 // in CI (CI=true) it fails; elsewhere it skips with one loud line naming what was skipped.
-import net from 'node:net';
 import { spawnSync } from 'node:child_process';
 
 export const POSTGRES_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const MARIADB_URL = process.env.MARIADB_URL ?? 'mysql://root@127.0.0.1:3306/test';
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-/** True when something accepts TCP connections at the URL's host:port. */
-export function reachable(url: string, timeoutMs = 1000): Promise<boolean> {
-  const u = new URL(url);
-  const port = Number(u.port) || ({ 'postgres:': 5432, 'mysql:': 3306, 'redis:': 6379 } as Record<string, number>)[u.protocol] || 80;
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: u.hostname, port });
-    const done = (ok: boolean) => { socket.destroy(); resolve(ok); };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
-
 /** Synchronous reachability check (a child process), usable at module load to choose `describe`/`describe.skip`. */
-export function reachableSync(url: string, timeoutMs = 1000): boolean {
+function reachableSync(url: string, timeoutMs = 1000): boolean {
   const script = `const net=require('net');const u=new URL(process.argv[1]);const p=Number(u.port)||({'postgres:':5432,'mysql:':3306,'redis:':6379})[u.protocol]||80;` +
     `const s=net.connect({host:u.hostname,port:p});s.setTimeout(${timeoutMs},()=>process.exit(1));s.on('connect',()=>process.exit(0));s.on('error',()=>process.exit(1));`;
   return spawnSync(process.execPath, ['-e', script, url], { timeout: timeoutMs + 2000 }).status === 0;

@@ -12,7 +12,7 @@ export function toNumber(value: string | number): number {
   return n;
 }
 
-export function toNumberOrNull(value: string | number | null): number | null {
+function toNumberOrNull(value: string | number | null): number | null {
   return value === null ? null : toNumber(value);
 }
 

@@ -39,7 +39,10 @@ ajv.addSchema({ $id: 'urn:secondfactor:openapi', $defs: rewriteRefs(doc.componen
 const compiled = new Map<Json, ValidateFunction>();
 const validatorFor = (schema: Json) => {
   let v = compiled.get(schema);
-  if (!v) compiled.set(schema, (v = ajv.compile(rewriteRefs(schema) as Json)));
+  if (!v) {
+    v = ajv.compile(rewriteRefs(schema) as Json);
+    compiled.set(schema, v);
+  }
   return v;
 };
 

@@ -43,7 +43,7 @@ export function isUniqueViolation(error: unknown): boolean {
  * A statement or transaction the database aborted as a whole because of a lock race (deadlock,
  * serialization failure, busy file). Nothing of it was applied, so running it again is safe.
  */
-export function isRetryable(error: unknown): boolean {
+function isRetryable(error: unknown): boolean {
   const code = errorField(error, 'code');
   return (
     code === '40P01' || code === '40001' || // PostgreSQL deadlock_detected, serialization_failure

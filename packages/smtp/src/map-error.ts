@@ -4,7 +4,7 @@
 import { MfaError } from '@secondfactor/core';
 
 /** RCPT TO replies that mean "this address cannot get mail": bad syntax (501), no such user (550, 551), bad mailbox name (553). */
-export const RECIPIENT_REFUSED_CODES: ReadonlySet<number> = new Set([501, 550, 551, 553]);
+const RECIPIENT_REFUSED_CODES: ReadonlySet<number> = new Set([501, 550, 551, 553]);
 
 const UNREACHABLE = new Set(['ECONNECTION', 'ESOCKET', 'EDNS', 'ETLS', 'EPROXY', 'ETIMEDOUT']);
 
@@ -16,7 +16,7 @@ interface NodemailerErrorShape {
 }
 
 /** True when nodemailer reports that the server refused the recipient at RCPT TO. */
-export function isRecipientRefused(error: unknown): boolean {
+function isRecipientRefused(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const { code, responseCode, command } = error as NodemailerErrorShape;
   return (

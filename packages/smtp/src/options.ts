@@ -22,7 +22,7 @@ export interface SmtpEmailOptions {
   timeoutMs?: number;
 }
 
-export const DEFAULT_TIMEOUT_MS = 15_000;
+const DEFAULT_TIMEOUT_MS = 15_000;
 
 export interface ResolvedSmtpEmailOptions {
   transporter: Transporter;

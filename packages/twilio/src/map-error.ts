@@ -5,9 +5,9 @@ import { MfaError } from '@secondfactor/core';
 import { SendTimeoutError } from './deadline';
 
 /** Twilio errors that mean "this number cannot get the SMS": invalid, not mobile, region not enabled, unsubscribed (STOP). */
-export const PHONE_ERROR_CODES: ReadonlySet<number> = new Set([21211, 21614, 21408, 21610]);
+const PHONE_ERROR_CODES: ReadonlySet<number> = new Set([21211, 21614, 21408, 21610]);
 /** Twilio errors that mean "too many requests". */
-export const RATE_LIMIT_ERROR_CODES: ReadonlySet<number> = new Set([20429, 60212]);
+const RATE_LIMIT_ERROR_CODES: ReadonlySet<number> = new Set([20429, 60212]);
 
 /**
  * A network failure reported by the SDK's HTTP layer, without the request it failed on.

@@ -43,7 +43,7 @@ export interface TwilioSmsClientOptions extends TwilioSmsCommonOptions {
 
 export type TwilioSmsOptions = TwilioSmsCredentialsOptions | TwilioSmsClientOptions;
 
-export const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_TIMEOUT_MS = 10_000;
 
 export interface ResolvedTwilioSmsOptions {
   credentials: { accountSid: string; authToken: string; httpClient: RequestClient | undefined } | undefined;

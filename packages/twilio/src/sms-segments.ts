@@ -12,9 +12,9 @@ const BASIC = new Set(GSM7_BASIC);
 const EXTENDED = new Set(GSM7_EXTENDED);
 
 /** Single-segment capacity in GSM-7 septets. */
-export const GSM7_SEGMENT_SEPTETS = 160;
+const GSM7_SEGMENT_SEPTETS = 160;
 /** Single-segment capacity in UTF-16 code units (UCS-2). */
-export const UCS2_SEGMENT_UNITS = 70;
+const UCS2_SEGMENT_UNITS = 70;
 
 /** Septets `text` needs in GSM-7, or `undefined` when some character is outside GSM-7 (the SMS goes as UCS-2). */
 export function gsm7Septets(text: string): number | undefined {

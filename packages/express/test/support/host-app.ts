@@ -10,7 +10,7 @@ import { mfaErrorHandler, mfaGate, mfaRouter, requireMfa, type MfaRouterOptions,
 import { setup } from '../../../core/test/support/harness';
 
 export const PASSWORDS: Record<string, string> = { alice: 'alice-password', bob: 'bob-password', carol: 'carol-password' };
-export const USER_AGENT = 'secondfactor-test/1.0 (X11; Linux x86_64) Firefox/140.0';
+const USER_AGENT = 'secondfactor-test/1.0 (X11; Linux x86_64) Firefox/140.0';
 
 /** A TOTP code computed by the real `oathtool` binary at the fake clock's time. */
 export function oathtool(secret: string, nowMs: number): string {
@@ -18,7 +18,7 @@ export function oathtool(secret: string, nowMs: number): string {
 }
 
 /** A store whose calls can be made to fail on demand (outage injection). */
-export function breakableStore(inner: MfaStore = memoryStore()) {
+function breakableStore(inner: MfaStore = memoryStore()) {
   const state = { broken: new Set<string>() };
   const store = new Proxy(inner, {
     get(target, prop, receiver) {

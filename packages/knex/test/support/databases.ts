@@ -108,7 +108,7 @@ export function openDatabase(backend: Backend, tablePrefix = 'secondfactor_'): P
 }
 
 /** The backends with the `describe` to use for each: real servers go through `describeWithService`. */
-export const SERVICES: Record<Backend, { service: string; url: string } | null> = {
+const SERVICES: Record<Backend, { service: string; url: string } | null> = {
   postgres: { service: 'PostgreSQL', url: POSTGRES_URL },
   mariadb: { service: 'MariaDB', url: MARIADB_URL },
   'sqlite-file': null,
