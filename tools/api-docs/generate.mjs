@@ -21,8 +21,9 @@ function run(command, args, cwd) {
   return result;
 }
 
-// typedoc reads the referenced packages' declarations (dist/*.d.ts), so build first (a no-op when up to date).
-run(join(root, 'node_modules', '.bin', 'tsc'), ['-b'], root);
+// typedoc reads the referenced packages' declarations (dist/*.d.ts), so build them first (a no-op when up to date).
+const packages = readdirSync(join(root, 'packages')).map((name) => join('packages', name));
+run(join(root, 'node_modules', '.bin', 'tsc'), ['-b', ...packages], root);
 
 const out = check ? mkdtempSync(join(tmpdir(), 'secondfactor-api-')) : committed;
 const generated = run(join(here, 'node_modules', '.bin', 'typedoc'), ['--options', 'typedoc.json', '--out', out, '--logLevel', 'Warn'], here);
