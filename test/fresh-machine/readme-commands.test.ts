@@ -4,10 +4,10 @@
 // `… start` must serve the example app (on SQLite, no servers); `… test` must reach Jest (`--listTests`,
 // not the whole suite again).
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { copyWorkingTree, describeWithRegistry, pathWithoutPnpm, ROOT, tempDir } from '../support/fresh-clone';
+import { copyWorkingTree, describeWithRegistry, pathWithoutPnpm, removeLater, ROOT, tempDir } from '../support/fresh-clone';
 
 /** The README's "Two commands" code block, one entry per line, comments dropped, split at `&&`. */
 function readmeCommands(): string[][] {
@@ -57,7 +57,7 @@ describeWithRegistry()('the README commands on a machine with Node and npm only'
 
   afterAll(() => {
     console.log(`README commands timings: ${timings.join(', ')}`);
-    if (work) rmSync(work, { recursive: true, force: true });
+    if (work) removeLater(work);
   });
 
   test('the README has the two commands: install && start, install && test', () => {

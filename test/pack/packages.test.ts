@@ -5,9 +5,9 @@
 // tarballs into fresh projects with Express 5 and Express 4, where an ES module host and a CommonJS
 // host run a whole TOTP login, and a TypeScript host type-checks with `tsc --noEmit` (NodeNext, CJS and ESM).
 import { execFileSync, spawn, spawnSync, type SpawnOptions, type SpawnSyncOptions } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { copyWorkingTree, describeWithRegistry, ROOT, tempDir } from '../support/fresh-clone';
+import { copyWorkingTree, describeWithRegistry, removeLater, ROOT, tempDir } from '../support/fresh-clone';
 
 const PACKAGES = ['core', 'express', 'knex', 'redis', 'twilio', 'smtp'] as const;
 // What a consumer installs next to our tarballs, pinned so a run is repeatable.
@@ -114,7 +114,7 @@ describeWithRegistry()('packed packages, installed with npm', () => {
 
   afterAll(() => {
     console.log(`pack suite: ${((Date.now() - suiteStarted) / 1000).toFixed(1)} s in all; ${timings.join(', ')}`);
-    if (work) rmSync(work, { recursive: true, force: true });
+    if (work) removeLater(work);
   });
 
   test('pnpm pack gives one tarball per package, built from an unbuilt clone', () => {

@@ -2,7 +2,7 @@
 // What the packaging and fresh-machine suites share: a copy of the working tree as a clone would have it
 // (tracked and new, not ignored files: no node_modules, no dist), a PATH without pnpm, and the npm
 // registry check (in CI a missing registry fails the suite; elsewhere the suite skips with one loud line).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -12,6 +12,11 @@ export const ROOT = join(__dirname, '..', '..');
 /** A new temporary directory (left for the OS to clean; the suites remove theirs in afterAll). */
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `secondfactor-${prefix}-`));
+}
+
+/** Deletes a temporary tree in the background (tens of thousands of files in node_modules): the suite need not wait. */
+export function removeLater(dir: string): void {
+  spawn('rm', ['-rf', dir], { detached: true, stdio: 'ignore' }).unref();
 }
 
 /** Copies the files `git clone` of the current working tree would give (committed or not, never ignored ones) into `dest`. */

@@ -294,5 +294,5 @@ describe('docs/openapi.yaml', () => {
       }
     }
     expect(missing).toEqual([]);
-  });
+  }, 90_000); // the whole flow and the failure battery: ~16 s alone, more on a loaded CI machine
 });
