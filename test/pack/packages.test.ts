@@ -42,12 +42,9 @@ function runAsync(command: string, args: string[], options: SpawnOptions & { cwd
 }
 
 const bin = (name: string) => join(ROOT, 'node_modules', '.bin', name);
-// The repository's TypeScript 7 (native), and for the Express 5 host also TypeScript 6.0.3 (the JS-API line most
-// consumers still run; tools/api-docs has it; ~20 s, as it checks every declaration file under node_modules).
-const TYPESCRIPTS: [string, string][] = [
-  ['TypeScript 7', bin('tsc')],
-  ['TypeScript 6', join(ROOT, 'tools', 'api-docs', 'node_modules', '.bin', 'tsc')],
-];
+// The repository's TypeScript 7 (native). (TypeScript 6.0.3 from tools/api-docs passes too, but checking every
+// declaration file under node_modules costs 20-90 s on the CI machine: run it by hand when the d.ts output changes.)
+const TYPESCRIPTS: [string, string][] = [['TypeScript 7', bin('tsc')]];
 const timings: string[] = [];
 function timed<T>(label: string, fn: () => T): T {
   const started = Date.now();
@@ -202,7 +199,7 @@ describeWithRegistry()('packed packages, installed with npm', () => {
     });
 
     // host.ts also holds wrong uses under @ts-expect-error: were the published types `any`, tsc would fail on those lines.
-    test.each(host === 'express5' ? TYPESCRIPTS : TYPESCRIPTS.slice(0, 1))(
+    test.each(TYPESCRIPTS)(
       'tsc --noEmit (%s) type-checks a TypeScript host (NodeNext: a CJS .ts and an ESM .mts file)',
       (_name, tsc) => {
         timed(`${_name} host (${host})`, () => run(tsc, ['--noEmit', '-p', 'tsconfig.json'], { cwd: dir }));
