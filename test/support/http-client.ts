@@ -3,6 +3,7 @@
 // each client is one browser/user agent; cookies set by one instance go to every instance.
 export interface HttpResult {
   status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: the suites read response bodies field by field
   body: any;
   headers: Headers;
   /** Names of the cookies this response set (or cleared). */

@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
-export interface OutboxMessage {
+interface OutboxMessage {
   to: string;
   link: string;
   sentAt: string;

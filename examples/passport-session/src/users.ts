@@ -15,7 +15,7 @@ interface UserRow extends HostUser {
 
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,190}\.[^\s@]{2,63}$/;
 
-export function normalizeEmail(value: unknown): string | null {
+function normalizeEmail(value: unknown): string | null {
   if (typeof value !== 'string') return null;
   const email = value.trim().toLowerCase();
   return email.length <= 254 && EMAIL.test(email) ? email : null;
