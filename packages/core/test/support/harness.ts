@@ -6,7 +6,7 @@ export const KEY_2 = Buffer.alloc(32, 2).toString('base64');
 export const SIGNING_KEY = 'test-signing-key-with-at-least-32-characters!';
 
 /** A clock the test moves by hand. Starts at 2026-01-01T00:00:10Z (inside a 30 s step). */
-function fakeClock(start = Date.UTC(2026, 0, 1, 0, 0, 10)) {
+export function fakeClock(start = Date.UTC(2026, 0, 1, 0, 0, 10)) {
   let t = start;
   return {
     now: () => t,
