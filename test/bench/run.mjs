@@ -271,7 +271,7 @@ async function blocks(ctx, expect, perBlock, prepare) {
   const w = await load(ctx.instances, { next: warm, count: Math.min(perBlock, 4 * CONCURRENCY) });
   const parts = [];
   let measuredMs = 0;
-  for (let b = 0; measuredMs < DURATION_MS; b++) {
+  while (measuredMs < DURATION_MS) {
     const next = await prepare(perBlock);
     const part = await measured(ctx.instances, () => load(ctx.instances, { next }));
     parts.push(part);

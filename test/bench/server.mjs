@@ -74,15 +74,15 @@ const app = express();
 app.disable('x-powered-by');
 
 // The baseline: a bare Express route with a small JSON answer.
-app.get('/bare', (req, res) => res.json({ ok: true }));
+app.get('/bare', (_req, res) => res.json({ ok: true }));
 // The host's password step is a stub: the body names the user. Then the gate.
 app.post('/login', express.json(), (req, res, next) => {
-  res.locals.userId = req.body && req.body.userId;
+  res.locals.userId = req.body?.userId;
   next();
-}, mfaGate(mfa, { cookie: { secure: false } }), (req, res) => res.json({ session: 'host-session' }));
+}, mfaGate(mfa, { cookie: { secure: false } }), (_req, res) => res.json({ session: 'host-session' }));
 app.use('/mfa', mfaRouter(mfa, { getUserId: identity, cookie: { secure: false } }));
 // A step-up protected route (as the peer's `session-valid`): a Bearer assertion of the user.
-app.get('/admin', requireMfa(mfa, { maxAge: 300, getUserId: identity }), (req, res) => res.json({ ok: true }));
+app.get('/admin', requireMfa(mfa, { maxAge: 300, getUserId: identity }), (_req, res) => res.json({ ok: true }));
 
 // ---- bench-only routes (never measured) ----
 app.post('/__bench/clock', express.json(), (req, res) => {
@@ -118,7 +118,7 @@ app.post('/__bench/assertion', express.json(), async (req, res, next) => {
 });
 
 app.use(mfaErrorHandler());
-app.use((err, req, res, _next) => {
+app.use((err, _req, res, _next) => {
   console.error(err);
   if (!res.headersSent) res.status(500).json({ error: 'internal_error' });
 });

@@ -193,7 +193,6 @@ const authorization: fc.Arbitrary<HeaderVal | undefined> = fc.oneof(
   { arbitrary: headerUnicode, weight: 1 },
 );
 
-type CookiePart = { name: string; value: string | Sym; quoted: boolean };
 const cookieName = fc.oneof(
   { arbitrary: fc.constantFrom('__Host-sf_td', '__Host-sf_mfa', 'sf_mfa', 'sf_td', '__Secure-sf_mfa', '__host-sf_td'), weight: 5 },
   { arbitrary: headerSafe(10).filter((s) => !/[;=]/.test(s)), weight: 1 },
@@ -440,7 +439,8 @@ function check(host: FuzzHost, route: RouteSpec, s: Sent, a: Answer, dirty: Set<
     try {
       doc = JSON.parse(a.text) as Record<string, unknown>;
     } catch {
-      return fail('a problem document that is not JSON');
+      fail('a problem document that is not JSON');
+      return;
     }
     const code = doc.code as ProblemCode;
     if (!STABLE_CODES.has(code)) fail(`code ${String(code)} is not a stable code`);

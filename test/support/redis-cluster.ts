@@ -32,7 +32,7 @@ async function freePortPair(taken: Set<number>): Promise<number> {
 }
 
 /** True when `redis-server` and a `redis-cli` with `--cluster` (Redis ≥ 5) are installed. */
-export function hasRedisCluster(): boolean {
+function hasRedisCluster(): boolean {
   if (spawnSync('sh', ['-c', 'command -v redis-server']).status !== 0) return false;
   const help = spawnSync('redis-cli', ['--cluster', 'help'], { encoding: 'utf8' });
   return `${help.stdout}${help.stderr}`.includes('create');
@@ -59,7 +59,7 @@ export function describeWithRedisCluster(name: string, fn: () => void): void {
   describe.skip(name, fn);
 }
 
-export interface ClusterNode {
+interface ClusterNode {
   port: number;
   proc: ChildProcess;
 }

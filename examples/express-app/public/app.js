@@ -51,7 +51,7 @@
         if (res.ok) return data;
         var error = new Error(messageFor(data, res));
         error.status = res.status;
-        error.code = data && data.code;
+        error.code = data?.code;
         throw error;
       });
     });
@@ -113,7 +113,7 @@
   function showDevCode(binding, target) {
     return api('POST', '/dev/sms-code', binding)
       .then(function (data) {
-        if (!data || !data.code || !target) return;
+        if (!data?.code || !target) return;
         target.textContent = 'dev mode: your code is ' + data.code;
         target.hidden = false;
       })
@@ -163,7 +163,7 @@
   // ---- login: second-factor step ----
   if (page === 'second-factor') {
     var challenge = null;
-    try { challenge = JSON.parse(sessionStorage.getItem(CHALLENGE_KEY) || 'null'); } catch (e) { challenge = null; }
+    try { challenge = JSON.parse(sessionStorage.getItem(CHALLENGE_KEY) || 'null'); } catch { challenge = null; }
     var form = $('#verify-form');
     if (!challenge || new Date(challenge.expiresAt).getTime() < Date.now()) {
       sessionStorage.removeItem(CHALLENGE_KEY);
@@ -262,7 +262,7 @@
     };
     /** Fresh proof for adding a factor when MFA is already on. */
     var proofForNewFactor = function () {
-      if (!state.status || !state.status.enabled) return Promise.resolve({});
+      if (!state.status?.enabled) return Promise.resolve({});
       return askCode('Confirm it\u2019s you', 'Adding a factor needs a current code from an existing factor, or a backup code.')
         .then(function (code) { return code ? { code: code } : null; });
     };

@@ -12,7 +12,7 @@ import { devSmsSender, type DevSmsSender } from './dev-codes';
 import type { AppConfig, AppKeys } from './app';
 
 /** Where the example keeps its SQLite file and generated development keys (git-ignored). */
-export const DEFAULT_DATA_DIR = path.resolve(__dirname, '..', 'data');
+const DEFAULT_DATA_DIR = path.resolve(__dirname, '..', 'data');
 
 type Env = Record<string, string | undefined>;
 

@@ -3,7 +3,7 @@
 // routes and secondfactor's /mfa routes) and fills in the dynamic parts.
 import type { User } from './users';
 
-export function escapeHtml(value: unknown): string {
+function escapeHtml(value: unknown): string {
   return String(value).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
@@ -17,7 +17,7 @@ interface LayoutOptions {
   narrow?: boolean;
 }
 
-export function layout({ title, page, user, body, data, narrow }: LayoutOptions): string {
+function layout({ title, page, user, body, data, narrow }: LayoutOptions): string {
   const nav = user
     ? `<a href="/settings">Security</a><a href="/admin">Admin</a>
        <span class="who" title="Signed in">${escapeHtml(user.email)}</span>

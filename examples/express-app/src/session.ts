@@ -3,7 +3,7 @@
 import type { CookieOptions, Request, Response } from 'express';
 import { SignJWT, jwtVerify } from 'jose';
 
-export const SESSION_COOKIE = 'session';
+const SESSION_COOKIE = 'session';
 const ISSUER = 'example-express-app';
 
 export interface Session {
@@ -21,7 +21,7 @@ export interface SessionOptions {
 }
 
 /** Parses the Cookie header (no dependency: the header format is simple and we only read our own cookies). */
-export function readCookie(req: Request, name: string): string | undefined {
+function readCookie(req: Request, name: string): string | undefined {
   const header = req.headers.cookie;
   if (!header) return undefined;
   for (const part of header.split(';')) {
@@ -71,4 +71,3 @@ export function createSessions(options: SessionOptions) {
   };
 }
 
-export type Sessions = ReturnType<typeof createSessions>;

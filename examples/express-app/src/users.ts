@@ -14,7 +14,7 @@ interface UserRow extends User {
   created_at: string;
 }
 
-export const USERS_TABLE = 'users';
+const USERS_TABLE = 'users';
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,190}\.[^\s@]{2,63}$/;
 
 /** Creates the host's `users` table if it does not exist yet (idempotent). */
@@ -34,7 +34,7 @@ export class RegistrationError extends Error {
   }
 }
 
-export function normalizeEmail(value: unknown): string | null {
+function normalizeEmail(value: unknown): string | null {
   if (typeof value !== 'string') return null;
   const email = value.trim().toLowerCase();
   return email.length <= 254 && EMAIL.test(email) ? email : null;

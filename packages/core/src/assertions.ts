@@ -8,7 +8,7 @@ import { MfaConfigError } from './errors';
 export const ASSERTION_TYPE = 'secondfactor-assertion+jwt';
 
 /** Clock skew tolerated between instances for `auth_time` and `iat` in the future (seconds). */
-export const MAX_CLOCK_SKEW_SECONDS = 60;
+const MAX_CLOCK_SKEW_SECONDS = 60;
 
 type AnyKey = JoseCryptoKey | KeyObject | Uint8Array;
 
@@ -18,7 +18,7 @@ export type SigningKey =
   | Uint8Array
   | { alg: 'EdDSA' | 'ES256' | 'RS256'; privateKey: AnyKey; publicKey: AnyKey };
 
-export interface AssertionClaims {
+interface AssertionClaims {
   userId: string;
   amr: string[];
   /** Epoch ms of the verification. */

@@ -5,8 +5,8 @@
 import bcrypt from 'bcryptjs';
 import { constantTimeEqual, randomString, type RandomSource } from './crypto';
 
-export const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-export const BACKUP_CODE_LENGTH = 10;
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+const BACKUP_CODE_LENGTH = 10;
 
 /** `count` fresh codes, formatted `XXXXX-XXXXX`. */
 export function generateBackupCodes(random: RandomSource, count: number): string[] {

@@ -13,8 +13,9 @@ export function composeStores({ durable, ephemeral }: ComposeStoresOptions): Mfa
   assertStoreShape(durable, DURABLE_METHODS, 'durable');
   assertStoreShape(ephemeral, EPHEMERAL_METHODS, 'ephemeral');
   const store = {} as Record<string, unknown>;
-  for (const name of DURABLE_METHODS) store[name] = (durable as unknown as Record<string, Function>)[name]!.bind(durable);
-  for (const name of EPHEMERAL_METHODS) store[name] = (ephemeral as unknown as Record<string, Function>)[name]!.bind(ephemeral);
+  type Method = (...args: unknown[]) => Promise<unknown>;
+  for (const name of DURABLE_METHODS) store[name] = (durable as unknown as Record<string, Method>)[name]!.bind(durable);
+  for (const name of EPHEMERAL_METHODS) store[name] = (ephemeral as unknown as Record<string, Method>)[name]!.bind(ephemeral);
   return store as unknown as MfaStore;
 }
 

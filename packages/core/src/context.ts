@@ -36,10 +36,13 @@ export function createEngineContext(o: ResolvedOptions): EngineContext {
   // One MAC key per encryption key, derived once (domain-separated: never the AES key itself).
   const oobKeys = new Map<string, Promise<Uint8Array>>();
   const oobKey = (id: string): Promise<Uint8Array> | undefined => {
-    let k = oobKeys.get(id);
-    const bytes = k ? undefined : box.keyBytes(id);
-    if (!k && bytes) oobKeys.set(id, (k = hmacSha256(bytes, 'secondfactor/oob-code/v1')));
-    return k;
+    const known = oobKeys.get(id);
+    if (known) return known;
+    const bytes = box.keyBytes(id);
+    if (!bytes) return undefined;
+    const derived = hmacSha256(bytes, 'secondfactor/oob-code/v1');
+    oobKeys.set(id, derived);
+    return derived;
   };
   const mac = async (id: string, key: string, purpose: string, code: string) => {
     const k = oobKey(id);

@@ -37,6 +37,7 @@ function requireUserId(userId: unknown): string {
 }
 
 /** Control characters and bidirectional overrides/isolates (a label must not reorder what is shown around it). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point: they are refused.
 export const UNSAFE_LABEL_CHARACTERS = /[\u0000-\u001f\u007f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 function optionalLabel(label: unknown, fallback: string): string {

@@ -10,7 +10,7 @@ export const defaultRandom: RandomSource = (n) => globalThis.crypto.getRandomVal
 const subtle = () => globalThis.crypto.subtle;
 const encoder = new TextEncoder();
 
-export function utf8(text: string): Uint8Array {
+function utf8(text: string): Uint8Array {
   return encoder.encode(text);
 }
 

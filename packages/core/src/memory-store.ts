@@ -56,7 +56,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MfaStore {
     },
     async activateFactor(userId, factorId, confirmedAt, lastStep) {
       const f = factors.get(fkey(userId, factorId));
-      if (!f || f.status !== 'pending') return false;
+      if (f?.status !== 'pending') return false;
       f.status = 'active';
       f.confirmedAt = confirmedAt;
       f.lastUsedAt = confirmedAt;

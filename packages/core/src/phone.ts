@@ -15,7 +15,7 @@ export function normalizePhone(input: unknown, options: NormalizePhoneOptions = 
     throw new MfaError('invalid_request', 'phone must be a string in international format, e.g. +14155550123', { field: 'phone' });
   }
   const parsed = parsePhoneNumberFromString(input.trim());
-  if (!parsed || !parsed.isValid()) {
+  if (!parsed?.isValid()) {
     throw new MfaError('invalid_request', 'phone is not a valid phone number', { field: 'phone' });
   }
   const type = parsed.getType();

@@ -20,8 +20,6 @@ export interface TotpWindow {
   futureSteps: number;
 }
 
-export const DEFAULT_TOTP: TotpParameters = { algorithm: 'SHA1', digits: 6, periodSeconds: 30 };
-
 /** A random TOTP secret (default 20 bytes = 160 bits, RFC 4226 R6), base32 without padding. */
 export function generateTotpSecret(random: RandomSource, bytes = 20): string {
   return base32Encode(random(bytes));

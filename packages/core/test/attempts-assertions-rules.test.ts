@@ -65,7 +65,7 @@ describe('attempt limiter', () => {
     const { store, l } = limiter();
     await l.unlock('fresh');
     expect(await store.getAttemptState('fresh')).toBeNull();
-    let last;
+    let last: Awaited<ReturnType<typeof l.reserve>> | undefined;
     for (let i = 0; i < 3; i++) last = await l.reserve('u', 'ip1', T0);
     if (!last?.ok) throw new Error('expected a reservation');
     await l.succeed('u', last.held);

@@ -90,7 +90,7 @@ export function serializeCookie(cookie: ResolvedCookie, value: string, maxAgeSec
 }
 
 /** A `Set-Cookie` value that removes the cookie (empty value, expired, same attributes). */
-export function serializeExpiredCookie(cookie: ResolvedCookie): string {
+function serializeExpiredCookie(cookie: ResolvedCookie): string {
   const parts = [`${cookie.name}=`, `Path=${cookie.path}`, 'Expires=Thu, 01 Jan 1970 00:00:00 GMT', 'Max-Age=0', 'HttpOnly'];
   if (cookie.secure) parts.push('Secure');
   parts.push(`SameSite=${cookie.sameSite}`);

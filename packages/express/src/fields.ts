@@ -5,7 +5,7 @@ import { invalidRequest } from './problem';
 import type { JsonBody } from './read-body';
 
 /** Longest accepted value per field (characters). */
-export const MAX_LENGTH = {
+const MAX_LENGTH = {
   code: 64,
   factorId: 128,
   challengeToken: 128,
@@ -21,7 +21,7 @@ export const MAX_LENGTH = {
 export type KnownField = keyof typeof MAX_LENGTH;
 
 function own(body: JsonBody, name: string): unknown {
-  return Object.prototype.hasOwnProperty.call(body, name) ? body[name] : undefined;
+  return Object.hasOwn(body, name) ? body[name] : undefined;
 }
 
 function checkString(value: unknown, name: KnownField): string {
@@ -52,11 +52,6 @@ export function optionalBoolean(body: JsonBody, name: string): boolean | undefin
   if (value === undefined) return undefined;
   if (typeof value !== 'boolean') throw invalidRequest(name, `${name} must be a boolean`);
   return value;
-}
-
-/** Whether the body has the field at all. */
-export function hasField(body: JsonBody, name: string): boolean {
-  return own(body, name) !== undefined;
 }
 
 /** A route parameter (`:id`). */

@@ -99,7 +99,7 @@ export function invalidRequest(field: string, detail: string): ProblemError {
  */
 export function failureProblem(f: Failure): ProblemError {
   const reason = (f as { reason?: unknown } | null)?.reason;
-  if (typeof reason !== 'string' || !Object.prototype.hasOwnProperty.call(CODES, reason)) {
+  if (typeof reason !== 'string' || !Object.hasOwn(CODES, reason)) {
     throw new TypeError('secondfactor: failureProblem() expects a failure result of core ({ok: false, reason})');
   }
   return new ProblemError(f.reason, f.retryAfter === undefined ? {} : { retryAfter: f.retryAfter });
@@ -107,14 +107,15 @@ export function failureProblem(f: Failure): ProblemError {
 
 /**
  * Errors raised by body-parser (express.json()) for a bad body: `entity.parse.failed`, too large,
- * … (a `type`), or a body that claims a `Content-Encoding` it does not have (zlib's `Z_…` error
- * made a 400, without a `type`).
+ * … (a `type`), or a body that claims a `Content-Encoding` it does not have: zlib's or brotli's
+ * decoder error (a string `code` and a numeric `errno`, e.g. `Z_DATA_ERROR`,
+ * `ERR__ERROR_FORMAT_PADDING_2`) made a 400, without a `type`.
  */
 function isBodyParserError(error: unknown): error is { type?: string; status: number } {
   if (!error || typeof error !== 'object') return false;
-  const e = error as { type?: unknown; status?: unknown; expose?: unknown; code?: unknown };
+  const e = error as { type?: unknown; status?: unknown; expose?: unknown; code?: unknown; errno?: unknown };
   if (typeof e.status !== 'number' || e.status < 400 || e.status >= 500 || e.expose !== true) return false;
-  return typeof e.type === 'string' || (e.status === 400 && typeof e.code === 'string' && e.code.startsWith('Z_'));
+  return typeof e.type === 'string' || (e.status === 400 && typeof e.code === 'string' && typeof e.errno === 'number');
 }
 
 /** Express's router could not percent-decode a path parameter (`/factors/%FF`): a URIError with status 400. */

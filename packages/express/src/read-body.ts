@@ -8,7 +8,7 @@
 import type { Request } from 'express';
 import { invalidRequest, ProblemError } from './problem';
 
-export const BODY_LIMIT_BYTES = 16 * 1024;
+const BODY_LIMIT_BYTES = 16 * 1024;
 
 export type JsonBody = Record<string, unknown>;
 

@@ -12,7 +12,7 @@ import { createMfa, generateTotp, memoryStore, type CodeMessage, type Mfa } from
 import { mfaErrorHandler, mfaGate, mfaRouter, problem, requireMfa, sendProblem } from '@secondfactor/express';
 import { fakeClock, KEY_1, SIGNING_KEY } from '../../../packages/core/test/support/harness';
 
-export const STEP_UP_MAX_AGE = 60;
+const STEP_UP_MAX_AGE = 60;
 
 /** What a pool slot is enrolled with. */
 export const PROFILES = [
