@@ -289,9 +289,12 @@ async function duringDisruption(disruption: () => Promise<unknown>, roundsAfter:
       ended = Date.now();
     }
   })();
+  // Bounded by time and count, not by a count alone: on an idle machine 400 rounds all fitted inside
+  // one failover, and a run that stopped there never saw the rounds after it.
+  const deadline = Date.now() + 40_000;
   const loop = async () => {
     let after = 0;
-    while (after < roundsAfter && spans.length < 400 && errors.length < 3) {
+    while (after < roundsAfter && spans.length < 20_000 && Date.now() < deadline && errors.length < 3) {
       const start = Date.now();
       try {
         if (!(await round())) break;
