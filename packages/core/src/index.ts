@@ -26,3 +26,7 @@ export { generateBackupCodes, normalizeBackupCode } from './backup-codes';
 export { normalizePhone, normalizeEmail } from './phone';
 export { deviceLabelFromUserAgent } from './device-label';
 export { backoffSeconds } from './attempts';
+export type {
+  EnrollBegin, EnrollFinish, FactorContext, FactorInput, FactorPlugin, PluginFailureReason, PluginState, PluginVerifyResult,
+  VerifyFailure, VerifyPurpose, VerifySuccess,
+} from './factor-plugin';
