@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster } from 'ioredis';
 import {
-  composeStores, createMfa, generateTotp, memoryStore, type ChallengeRecord, type EphemeralStore, type Mfa, type OobCodeRecord,
+  composeStores, createMfa, generateTotp, memoryStore, type ChallengeRecord, type EphemeralStore, type Mfa, type FactorStateRecord,
 } from '@secondfactor/core';
 import { runStoreConformance } from '@secondfactor/core/testing';
 import { knexStore, migrate } from '@secondfactor/knex';
@@ -91,17 +91,17 @@ describeWithRedisCluster('Redis Cluster: 3 masters + 3 replicas started by the t
     const oobKey = ids.oob();
     const counterKey = ids.counter();
     await store.createChallenge(c, 120);
-    await store.putOobCode(oobKey, oobRecord(userId), 120);
+    await store.putFactorState(oobKey, oobRecord(userId), 120);
     const [takes, consumes, counts] = await Promise.all([
       Promise.all(Array.from({ length: N }, () => store.takeChallenge(c.id))),
-      Promise.all(Array.from({ length: N }, () => store.consumeOobCode(oobKey, 'hash-a'))),
+      Promise.all(Array.from({ length: N }, () => store.consumeFactorState(oobKey, 'hash-a'))),
       Promise.all(Array.from({ length: N }, () => store.incrementCounter(counterKey, 120))),
     ]);
     return {
       takeWinners: takes.filter(Boolean).length,
       consumeWinners: consumes.filter(Boolean).length,
       counts: [...counts].sort((a, b) => a - b),
-      stillThere: (await store.getChallenge(c.id)) !== null || (await store.getOobCode(oobKey)) !== null,
+      stillThere: (await store.getChallenge(c.id)) !== null || (await store.getFactorState(oobKey)) !== null,
     };
   }
 
@@ -148,7 +148,7 @@ describeWithRedisCluster('Redis Cluster: 3 masters + 3 replicas started by the t
     // (Separate searches: CRC16 is linear, so keys that differ by a fixed infix have correlated slots.)
     const ownedIds: Ids = {
       challenge: await idsOnMaster(cluster, owner, (id) => `${keyPrefix}challenge:{${id}}`),
-      oob: await idsOnMaster(cluster, owner, (id) => `${keyPrefix}oob:{${id}}`),
+      oob: await idsOnMaster(cluster, owner, (id) => `${keyPrefix}state:{${id}}`),
       counter: await idsOnMaster(cluster, owner, (id) => `${keyPrefix}counter:{${id}}`),
     };
     // Written before the failover, read back after it: nothing lost.
@@ -315,9 +315,9 @@ function challengeRecord(userId: string, id = `ch-${randomUUID()}`): ChallengeRe
   return { id, userId, methods: ['totp', 'backup_code'], createdAt: now, expiresAt: now + 300_000, attempts: 0 };
 }
 
-function oobRecord(userId: string): OobCodeRecord {
+function oobRecord(userId: string): FactorStateRecord {
   const now = Date.now();
-  return { codeHash: 'hash-a', purpose: 'login', factorId: randomUUID(), userId, createdAt: now, expiresAt: now + 300_000, attempts: 0 };
+  return { type: 'sms', secret: 'hash-a', purpose: 'login', factorId: randomUUID(), userId, createdAt: now, expiresAt: now + 300_000, attempts: 0 };
 }
 
 interface Ids {

@@ -8,13 +8,13 @@
 // or DELETE locks each row it is about to change. A concurrent statement aiming at the same row
 // waits for that lock, and when the first transaction commits, PostgreSQL re-evaluates the waiting
 // statement's WHERE clause against the row as the winner left it (or skips the row if the winner
-// deleted it). So a condition like `last_step < $3` is true for exactly one of N racing callers.
+// deleted it). So a condition like `counter < $3` is true for exactly one of N racing callers.
 // INSERT … ON CONFLICT gives the same guarantee for "insert, or update the row that is there".
 import type { Pool, QueryResultRow } from 'pg';
 import type { MfaStore } from '@secondfactor/core';
 import {
-  rowToAttemptState, rowToChallenge, rowToDevice, rowToFactor, rowToOobCode, toNumber,
-  type AttemptStateRow, type BackupCodeSetRow, type ChallengeRow, type FactorRow, type OobCodeRow, type TrustedDeviceRow,
+  rowToAttemptState, rowToChallenge, rowToDevice, rowToFactor, rowToFactorState, toNumber,
+  type AttemptStateRow, type BackupCodeSetRow, type ChallengeRow, type FactorRow, type FactorStateRow, type TrustedDeviceRow,
 } from './rows';
 import { DEFAULT_SCHEMA, tablesIn } from './tables';
 import { inTransaction } from './transaction';
@@ -27,17 +27,20 @@ export interface PgStoreOptions {
 /** An `MfaStore` plus clean-up of rows whose time to live has passed. */
 export interface PgMfaStore extends MfaStore {
   /**
-   * Deletes expired challenges, out-of-band codes and counters (they already read as absent).
+   * Deletes expired challenges, factor state and counters (they already read as absent).
    * Returns how many rows went. Call it now and then, e.g. hourly.
    */
   purgeExpired(): Promise<number>;
 }
 
+/** PostgreSQL's unique_violation SQLSTATE. */
+const UNIQUE_VIOLATION = '23505';
+
 /** Column lists, so every SELECT returns exactly what the row types in rows.ts describe. */
-const FACTOR_COLUMNS = 'user_id, id, type, label, status, secret, data, last_step, created_at, confirmed_at, last_used_at';
+const FACTOR_COLUMNS = 'user_id, id, type, label, status, secret, data, counter, lookup_key, created_at, confirmed_at, last_used_at';
 const DEVICE_COLUMNS = 'id, user_id, token_hash, label, created_at, last_seen_at, expires_at';
 const CHALLENGE_COLUMNS = 'id, user_id, methods, created_at, expires_at, attempts';
-const OOB_COLUMNS = 'code_hash, purpose, factor_id, user_id, created_at, expires_at, attempts';
+const STATE_COLUMNS = 'type, purpose, user_id, factor_id, secret, created_at, expires_at, attempts';
 
 /**
  * Durable and ephemeral MFA data in PostgreSQL through a `pg.Pool` you own (the store never ends it).
@@ -62,7 +65,7 @@ export function pgStore(pool: Pool, options: PgStoreOptions = {}): PgMfaStore {
     return (await pool.query(sql, values)).rowCount ?? 0;
   }
   /**
-   * Wall clock (epoch ms) for the physical TTLs of challenges, codes and counters. Core checks
+   * Wall clock (epoch ms) for the physical TTLs of challenges, factor state and counters. Core checks
    * logical expiry with its own clock; this one only decides when a row stops existing. App
    * instances sharing the database should have synchronized clocks (NTP), as for any TTL.
    */
@@ -73,8 +76,8 @@ export function pgStore(pool: Pool, options: PgStoreOptions = {}): PgMfaStore {
     async createFactor(f) {
       // A plain INSERT: the primary key (user_id, id) rejects a duplicate instead of overwriting it.
       await query(
-        `INSERT INTO ${t.factors} (${FACTOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-        [f.userId, f.id, f.type, f.label, f.status, f.secret, JSON.stringify(f.data), f.lastStep, f.createdAt, f.confirmedAt, f.lastUsedAt],
+        `INSERT INTO ${t.factors} (${FACTOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+        [f.userId, f.id, f.type, f.label, f.status, f.secret, JSON.stringify(f.data), f.counter, f.lookupKey, f.createdAt, f.confirmedAt, f.lastUsedAt],
       );
     },
 
@@ -90,17 +93,27 @@ export function pgStore(pool: Pool, options: PgStoreOptions = {}): PgMfaStore {
       return rows.map(rowToFactor);
     },
 
-    async activateFactor(userId, factorId, confirmedAt, lastStep) {
+    async activateFactor(userId, factorId, activation) {
       // Atomic: the `status = 'pending'` condition is re-checked under the row lock, so of two
       // racing confirmations one changes the row and the other finds it active and gets no row.
-      const rows = await query(
-        `UPDATE ${t.factors}
-            SET status = 'active', confirmed_at = $3, last_used_at = $3, last_step = COALESCE($4, last_step)
-          WHERE user_id = $1 AND id = $2 AND status = 'pending'
-        RETURNING id`,
-        [userId, factorId, confirmedAt, lastStep],
-      );
-      return rows.length === 1;
+      // A lookup key another factor of this type holds violates the unique index on
+      // (type, lookup_key): the statement changes nothing and the answer is false. Of N racing
+      // activations with one key, the later ones wait on the first's index entry, then fail.
+      const { confirmedAt, counter, data, lookupKey } = activation;
+      try {
+        const rows = await query(
+          `UPDATE ${t.factors}
+              SET status = 'active', confirmed_at = $3, last_used_at = $3, counter = $4,
+                  data = COALESCE($5::jsonb, data), lookup_key = COALESCE($6, lookup_key)
+            WHERE user_id = $1 AND id = $2 AND status = 'pending'
+          RETURNING id`,
+          [userId, factorId, confirmedAt, counter, data === undefined ? null : JSON.stringify(data), lookupKey ?? null],
+        );
+        return rows.length === 1;
+      } catch (error) {
+        if ((error as { code?: unknown }).code === UNIQUE_VIOLATION) return false;
+        throw error;
+      }
     },
 
     async updateFactorSecret(userId, factorId, secret) {
@@ -111,16 +124,16 @@ export function pgStore(pool: Pool, options: PgStoreOptions = {}): PgMfaStore {
       await query(`UPDATE ${t.factors} SET last_used_at = $3 WHERE user_id = $1 AND id = $2`, [userId, factorId, lastUsedAt]);
     },
 
-    async recordTotpStep(userId, factorId, step, usedAt) {
-      // The replay guard. Atomic: N callers with the same step queue on the factor's row lock;
-      // the first sets last_step = step, and for every later one the re-checked condition
-      // `last_step < step` is false, so it updates nothing and gets no row back.
+    async advanceFactorCounter(userId, factorId, counter, usedAt) {
+      // The replay and clone guard. Atomic: N callers with the same value queue on the factor's
+      // row lock; the first sets counter = value, and for every later one the re-checked condition
+      // `counter < value` is false, so it updates nothing and gets no row back.
       const rows = await query(
         `UPDATE ${t.factors}
-            SET last_step = $3, last_used_at = $4
-          WHERE user_id = $1 AND id = $2 AND (last_step IS NULL OR last_step < $3)
-        RETURNING last_step`,
-        [userId, factorId, step, usedAt],
+            SET counter = $3, last_used_at = $4
+          WHERE user_id = $1 AND id = $2 AND (counter IS NULL OR counter < $3)
+        RETURNING counter`,
+        [userId, factorId, counter, usedAt],
       );
       return rows.length === 1;
     },
@@ -257,48 +270,48 @@ export function pgStore(pool: Pool, options: PgStoreOptions = {}): PgMfaStore {
       return rows.length === 1;
     },
 
-    // ===== out-of-band codes ====================================================================
-    async putOobCode(key, c, ttlSeconds) {
-      // Atomic replace: INSERT … ON CONFLICT DO UPDATE overwrites every column of an earlier code
+    // ===== factor state (sent codes, WebAuthn challenges) =====================================
+    async putFactorState(key, c, ttlSeconds) {
+      // Atomic replace: INSERT … ON CONFLICT DO UPDATE overwrites every column of earlier state
       // in one statement, so a resend invalidates the old code (its hash is gone) and resets attempts.
       await query(
-        `INSERT INTO ${t.oobCodes} (code_key, ${OOB_COLUMNS}, purge_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT (code_key) DO UPDATE SET
-           code_hash = excluded.code_hash, purpose = excluded.purpose, factor_id = excluded.factor_id,
-           user_id = excluded.user_id, created_at = excluded.created_at, expires_at = excluded.expires_at,
+        `INSERT INTO ${t.factorState} (state_key, ${STATE_COLUMNS}, purge_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (state_key) DO UPDATE SET
+           type = excluded.type, purpose = excluded.purpose, user_id = excluded.user_id, factor_id = excluded.factor_id,
+           secret = excluded.secret, created_at = excluded.created_at, expires_at = excluded.expires_at,
            attempts = excluded.attempts, purge_at = excluded.purge_at`,
-        [key, c.codeHash, c.purpose, c.factorId, c.userId, c.createdAt, c.expiresAt, c.attempts, physicalNow() + ttlSeconds * 1000],
+        [key, c.type, c.purpose, c.userId, c.factorId, c.secret, c.createdAt, c.expiresAt, c.attempts, physicalNow() + ttlSeconds * 1000],
       );
     },
 
-    async getOobCode(key) {
-      const rows = await query<OobCodeRow>(
-        `SELECT ${OOB_COLUMNS} FROM ${t.oobCodes} WHERE code_key = $1 AND purge_at > $2`, [key, physicalNow()],
+    async getFactorState(key) {
+      const rows = await query<FactorStateRow>(
+        `SELECT ${STATE_COLUMNS} FROM ${t.factorState} WHERE state_key = $1 AND purge_at > $2`, [key, physicalNow()],
       );
-      return rows[0] ? rowToOobCode(rows[0]) : null;
+      return rows[0] ? rowToFactorState(rows[0]) : null;
     },
 
-    async incrementOobAttempts(key) {
+    async incrementFactorStateAttempts(key) {
       // Atomic for the same reason as incrementChallengeAttempts.
       const rows = await query<{ attempts: number }>(
-        `UPDATE ${t.oobCodes} SET attempts = attempts + 1 WHERE code_key = $1 AND purge_at > $2 RETURNING attempts`,
+        `UPDATE ${t.factorState} SET attempts = attempts + 1 WHERE state_key = $1 AND purge_at > $2 RETURNING attempts`,
         [key, physicalNow()],
       );
       return rows[0] ? rows[0].attempts : null;
     },
 
-    async consumeOobCode(key, codeHash) {
-      // Atomic: a conditional DELETE. Only a row still holding *this* hash is removed, so a stale
+    async consumeFactorState(key, secret) {
+      // Atomic: a conditional DELETE. Only a row still holding *this* secret is removed, so a stale
       // code never consumes a fresh one, and of N parallel consumers one gets the row back.
       const rows = await query(
-        `DELETE FROM ${t.oobCodes} WHERE code_key = $1 AND code_hash = $2 AND purge_at > $3 RETURNING code_key`,
-        [key, codeHash, physicalNow()],
+        `DELETE FROM ${t.factorState} WHERE state_key = $1 AND secret = $2 AND purge_at > $3 RETURNING state_key`,
+        [key, secret, physicalNow()],
       );
       return rows.length === 1;
     },
 
-    async deleteOobCode(key) {
-      await query(`DELETE FROM ${t.oobCodes} WHERE code_key = $1`, [key]);
+    async deleteFactorState(key) {
+      await query(`DELETE FROM ${t.factorState} WHERE state_key = $1`, [key]);
     },
 
     // ===== counters (send limits, cooldowns) ====================================================
@@ -365,7 +378,7 @@ export function pgStore(pool: Pool, options: PgStoreOptions = {}): PgMfaStore {
       const now = physicalNow();
       return (
         (await count(`DELETE FROM ${t.challenges} WHERE purge_at <= $1`, [now])) +
-        (await count(`DELETE FROM ${t.oobCodes} WHERE purge_at <= $1`, [now])) +
+        (await count(`DELETE FROM ${t.factorState} WHERE purge_at <= $1`, [now])) +
         (await count(`DELETE FROM ${t.counters} WHERE expires_at <= $1`, [now]))
       );
     },

@@ -3,7 +3,7 @@
 // contract. node-postgres returns `bigint` columns as strings (a JS number cannot hold every
 // int8), `integer` as numbers, `boolean` as booleans, `jsonb` parsed and `text[]` as arrays.
 // Every time here is epoch milliseconds in a `bigint`, so every time needs converting.
-import type { AttemptState, ChallengeRecord, FactorRecord, OobCodeRecord, TrustedDeviceRecord } from '@secondfactor/core';
+import type { AttemptState, ChallengeRecord, FactorRecord, FactorStateRecord, TrustedDeviceRecord } from '@secondfactor/core';
 
 /** A `bigint` column value (a decimal string) as a number; throws rather than lose precision. */
 export function toNumber(value: string | number): number {
@@ -24,7 +24,8 @@ export interface FactorRow {
   status: string;
   secret: string | null;
   data: Record<string, unknown>;
-  last_step: string | null;
+  counter: string | null;
+  lookup_key: string | null;
   created_at: string;
   confirmed_at: string | null;
   last_used_at: string | null;
@@ -49,11 +50,12 @@ export interface ChallengeRow {
   attempts: number;
 }
 
-export interface OobCodeRow {
-  code_hash: string;
+export interface FactorStateRow {
+  type: string;
   purpose: string;
-  factor_id: string;
   user_id: string;
+  factor_id: string | null;
+  secret: string;
   created_at: string;
   expires_at: string;
   attempts: number;
@@ -82,7 +84,8 @@ export function rowToFactor(r: FactorRow): FactorRecord {
     status: r.status === 'active' ? 'active' : 'pending',
     secret: r.secret,
     data: r.data,
-    lastStep: toNumberOrNull(r.last_step),
+    counter: toNumberOrNull(r.counter),
+    lookupKey: r.lookup_key,
     createdAt: toNumber(r.created_at),
     confirmedAt: toNumberOrNull(r.confirmed_at),
     lastUsedAt: toNumberOrNull(r.last_used_at),
@@ -112,12 +115,13 @@ export function rowToChallenge(r: ChallengeRow): ChallengeRecord {
   };
 }
 
-export function rowToOobCode(r: OobCodeRow): OobCodeRecord {
+export function rowToFactorState(r: FactorStateRow): FactorStateRecord {
   return {
-    codeHash: r.code_hash,
-    purpose: r.purpose === 'enroll' ? 'enroll' : 'login',
-    factorId: r.factor_id,
+    type: r.type,
+    purpose: r.purpose,
     userId: r.user_id,
+    factorId: r.factor_id,
+    secret: r.secret,
     createdAt: toNumber(r.created_at),
     expiresAt: toNumber(r.expires_at),
     attempts: r.attempts,

@@ -20,13 +20,16 @@ export function schemaStatements(schema: string = DEFAULT_SCHEMA): string[] {
       status       text    NOT NULL CHECK (status IN ('pending', 'active')),
       secret       text,                -- encrypted envelope, never the plain secret
       data         jsonb   NOT NULL,
-      last_step    bigint,              -- TOTP replay guard
+      counter      bigint,              -- replay and clone guard: TOTP time step, WebAuthn signature counter
+      lookup_key   text,                -- unique per type (a WebAuthn credential id), or NULL
       created_at   bigint  NOT NULL,
       confirmed_at bigint,
       last_used_at bigint,
       PRIMARY KEY (user_id, id)         -- also the index for per-user lookups
     )`,
     // One row per user with a current set. Its row lock serializes regenerations of one user's set.
+    // NULLs are distinct: any number of factors without a lookup key.
+    `CREATE UNIQUE INDEX IF NOT EXISTS factors_lookup_uq ON ${t.factors} (type, lookup_key)`,
     `CREATE TABLE IF NOT EXISTS ${t.backupCodeSets} (
       user_id    text   PRIMARY KEY,
       salt       text   NOT NULL,
@@ -50,7 +53,7 @@ export function schemaStatements(schema: string = DEFAULT_SCHEMA): string[] {
     )`,
     `CREATE INDEX IF NOT EXISTS trusted_devices_user_idx ON ${t.trustedDevices} (user_id)`,
 
-    // ----- ephemeral: challenges, out-of-band codes, counters, attempt state -----
+    // ----- ephemeral: challenges, factor state, counters, attempt state -----
     // expires_at is core's logical expiry (core checks it); purge_at is the wall-clock end of
     // ttlSeconds, after which the row reads as absent and purgeExpired() may delete it.
     `CREATE TABLE IF NOT EXISTS ${t.challenges} (
@@ -63,18 +66,19 @@ export function schemaStatements(schema: string = DEFAULT_SCHEMA): string[] {
       purge_at   bigint  NOT NULL
     )`,
     `CREATE INDEX IF NOT EXISTS challenges_purge_idx ON ${t.challenges} (purge_at)`,
-    `CREATE TABLE IF NOT EXISTS ${t.oobCodes} (
-      code_key   text    PRIMARY KEY,   -- login:<challenge> or enroll:<factor>
-      code_hash  text    NOT NULL,
-      purpose    text    NOT NULL CHECK (purpose IN ('login', 'enroll')),
-      factor_id  text    NOT NULL,
+    `CREATE TABLE IF NOT EXISTS ${t.factorState} (
+      state_key  text    PRIMARY KEY,   -- login:<challenge>:<type>, enroll:<factor>, user:<user>:<type>
+      type       text    NOT NULL,
+      purpose    text    NOT NULL,      -- login, enroll, step_up
       user_id    text    NOT NULL,
+      factor_id  text,                  -- NULL: any of the user's factors of this type may answer
+      secret     text    NOT NULL,      -- a sent code's keyed hash, a WebAuthn challenge
       created_at bigint  NOT NULL,
       expires_at bigint  NOT NULL,
       attempts   integer NOT NULL DEFAULT 0,
       purge_at   bigint  NOT NULL
     )`,
-    `CREATE INDEX IF NOT EXISTS oob_codes_purge_idx ON ${t.oobCodes} (purge_at)`,
+    `CREATE INDEX IF NOT EXISTS factor_state_purge_idx ON ${t.factorState} (purge_at)`,
     // A counter has no logical expiry: its expires_at is the wall-clock end of its window.
     `CREATE TABLE IF NOT EXISTS ${t.counters} (
       counter_key text   PRIMARY KEY,

@@ -18,7 +18,7 @@ export interface Tables {
   backupCodes: string;
   trustedDevices: string;
   challenges: string;
-  oobCodes: string;
+  factorState: string;
   counters: string;
   attemptState: string;
 }
@@ -39,7 +39,7 @@ export function tablesIn(schema: string = DEFAULT_SCHEMA): Tables {
     backupCodes: table('backup_codes'),
     trustedDevices: table('trusted_devices'),
     challenges: table('challenges'),
-    oobCodes: table('oob_codes'),
+    factorState: table('factor_state'),
     counters: table('counters'),
     attemptState: table('attempt_state'),
   };

@@ -60,7 +60,7 @@ describeWithService('PostgreSQL', POSTGRES_URL)('custom pg adapter (examples/cus
     it('enrols TOTP, logs in with a code, rejects its replay, and accepts a backup code once', async () => {
       const userId = `user-${randomBytes(4).toString('hex')}`;
 
-      // Enrol and confirm: activateFactor + recordTotpStep, and the first backup code set.
+      // Enrol and confirm: activateFactor + advanceFactorCounter, and the first backup code set.
       const enrollment = await mfa.totp.enroll(userId, { label: 'Phone', accountName: `${userId}@example.com` });
       const confirmed = await mfa.totp.confirm(userId, enrollment.factorId, await generateTotp(enrollment.secret, now, TOTP));
       expect(confirmed.ok).toBe(true);
@@ -75,7 +75,7 @@ describeWithService('PostgreSQL', POSTGRES_URL)('custom pg adapter (examples/cus
 
       now += 30_000; // next time step: the confirming code's step is behind us
 
-      // Login: a challenge (createChallenge), then a TOTP code (recordTotpStep, takeChallenge).
+      // Login: a challenge (createChallenge), then a TOTP code (advanceFactorCounter, takeChallenge).
       const start = await mfa.login.start(userId);
       if (!start.required) throw new Error('expected a challenge');
       const code = await generateTotp(enrollment.secret, now, TOTP);
@@ -117,11 +117,11 @@ describeWithService('PostgreSQL', POSTGRES_URL)('custom pg adapter (examples/cus
       const store = pgStore(db.pool, { schema: db.schema });
       const challenge = { id: `ch-${randomBytes(4).toString('hex')}`, userId: 'u', methods: ['totp'], createdAt: 1, expiresAt: 2, attempts: 0 };
       await store.createChallenge(challenge, 0); // purge_at = now: expired at once
-      await store.putOobCode('login:expired', { codeHash: 'h', purpose: 'login', factorId: 'f', userId: 'u', createdAt: 1, expiresAt: 2, attempts: 0 }, 0);
+      await store.putFactorState('login:expired', { type: 'sms', secret: 'h', purpose: 'login', factorId: 'f', userId: 'u', createdAt: 1, expiresAt: 2, attempts: 0 }, 0);
       expect(await store.getChallenge(challenge.id)).toBeNull();
       expect(await store.incrementChallengeAttempts(challenge.id)).toBeNull();
       expect(await store.takeChallenge(challenge.id)).toBe(false);
-      expect(await store.consumeOobCode('login:expired', 'h')).toBe(false);
+      expect(await store.consumeFactorState('login:expired', 'h')).toBe(false);
       expect(await store.purgeExpired()).toBe(2);
       const left = await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".challenges`);
       expect(left.rows[0]).toEqual({ n: 0 });

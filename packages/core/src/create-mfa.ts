@@ -237,7 +237,7 @@ export function createMfa(options: MfaOptions): Mfa {
       evaluateAndCommit(type.verify(ctx, factor, normalized, { purpose: 'enroll', key: `enroll:${factor.id}` }, req)));
     if (!result.ok) return result;
     const firstFactor = (await activeFactors(userId)).length === 0;
-    if (!(await store.activateFactor(userId, factor.id, ctx.now(), result.step ?? null))) {
+    if (!(await store.activateFactor(userId, factor.id, { confirmedAt: ctx.now(), counter: result.step ?? null }))) {
       throw new MfaError('already_enrolled', 'This factor is already confirmed');
     }
     // Any other setup still pending was started before this change of protection: drop it.
@@ -283,7 +283,7 @@ export function createMfa(options: MfaOptions): Mfa {
         const now = ctx.now();
         const factor: FactorRecord = {
           id: randomId(o.random), userId, type: type.type, label, status: 'pending', secret: null,
-          data: { [field]: destination, ...(provenAt === null ? {} : { provenAt }) }, lastStep: null, createdAt: now, confirmedAt: null, lastUsedAt: null,
+          data: { [field]: destination, ...(provenAt === null ? {} : { provenAt }) }, counter: null, lookupKey: null, createdAt: now, confirmedAt: null, lastUsedAt: null,
         };
         await store.createFactor(factor);
         try {
@@ -408,7 +408,7 @@ export function createMfa(options: MfaOptions): Mfa {
         const params = { algorithm: o.totp.algorithm, digits: o.totp.digits, periodSeconds: o.totp.periodSeconds };
         await store.createFactor({
           id, userId, type: 'totp', label, status: 'pending', secret: await ctx.box.seal(secret, `${userId}:${id}`),
-          data: { ...params, ...(provenAt === null ? {} : { provenAt }) }, lastStep: null, createdAt: now, confirmedAt: null, lastUsedAt: null,
+          data: { ...params, ...(provenAt === null ? {} : { provenAt }) }, counter: null, lookupKey: null, createdAt: now, confirmedAt: null, lastUsedAt: null,
         });
         const otpauthUri = createTotpKeyUri({ issuer: o.issuer, accountName, secret, ...params });
         const qr = await createQrCode(otpauthUri);
@@ -632,7 +632,7 @@ export function createMfa(options: MfaOptions): Mfa {
       return outcome;
     }
     const key = `login:${challengeId}`;
-    const record = await store.getOobCode(key);
+    const record = await store.getFactorState(key);
     const factor = record ? candidates.find((f) => f.id === record.factorId) : undefined;
     if (!factor) return { ok: false, reason: 'invalid_code' };
     return type.verify(ctx, factor, code, { purpose: 'login', key }, req);

@@ -9,7 +9,7 @@ import { MfaError } from './errors';
 import type { RequestContext } from './events';
 import { normalizeEmail, normalizePhone } from './phone';
 import { maskEmail, maskPhone, type CodeSender } from './senders';
-import type { FactorRecord, OobCodeRecord } from './store';
+import type { FactorRecord, FactorStateRecord } from './store';
 import { verifyTotp, type TotpParameters } from './totp';
 
 export type VerifyOutcome = { ok: true; step?: number } | { ok: false; reason: 'invalid_code' | 'replayed' };
@@ -70,7 +70,7 @@ export const totpType: FactorType = {
     if (stale) await ctx.store.updateFactorSecret(factor.userId, factor.id, await ctx.box.seal(plaintext, aad));
     const params = factor.data as unknown as TotpParameters;
     const result = await verifyTotp({
-      secret: plaintext, code, nowMs: ctx.now(), window: ctx.o.totp.window, afterStep: factor.lastStep,
+      secret: plaintext, code, nowMs: ctx.now(), window: ctx.o.totp.window, afterStep: factor.counter,
       algorithm: params.algorithm, digits: params.digits, periodSeconds: params.periodSeconds,
     });
     if (!result.ok) {
@@ -87,7 +87,7 @@ export const totpType: FactorType = {
         // A pending factor records its step when it is activated (activateFactor).
         if (factor.status !== 'active') return { ok: true, step };
         // The atomic compare-and-set: of concurrent requests with this code, one wins.
-        if (await ctx.store.recordTotpStep(factor.userId, factor.id, step, ctx.now())) return { ok: true, step };
+        if (await ctx.store.advanceFactorCounter(factor.userId, factor.id, step, ctx.now())) return { ok: true, step };
         ctx.emit({ type: 'totp.replay_rejected', userId: factor.userId, factorId: factor.id, factorType: 'totp', outcome: 'failure', reason: 'replayed', purpose: binding.purpose }, req);
         return { ok: false, reason: 'replayed' };
       },
@@ -119,7 +119,7 @@ export function oobType(type: 'sms' | 'email', sender: CodeSender | undefined): 
       if (!sender) throw new MfaError('invalid_request', `${type} codes are not configured on this server`, { field: 'method' });
       const now = ctx.now();
       const to = destinationOf(factor);
-      const existing = await ctx.store.getOobCode(key);
+      const existing = await ctx.store.getFactorState(key);
       const cooldownMs = ctx.o.oob.resendCooldownSeconds * 1000;
       if (existing && cooldownMs > 0 && now - existing.createdAt < cooldownMs) {
         throw new MfaError('too_many_attempts', 'Wait before asking for another code', { retryAfter: Math.ceil((existing.createdAt + cooldownMs - now) / 1000) });
@@ -133,11 +133,11 @@ export function oobType(type: 'sms' | 'email', sender: CodeSender | undefined): 
         throw new MfaError(unavailable, `The ${type === 'sms' ? 'SMS' : 'email'} provider could not send the code`, { cause: error });
       }
       // Stored only after a successful send, so a failed send leaves no usable code behind.
-      const record: OobCodeRecord = {
-        codeHash: await ctx.hashOobCode(key, purpose, code), purpose, factorId: factor.id, userId: factor.userId,
+      const record: FactorStateRecord = {
+        type, secret: await ctx.hashOobCode(key, purpose, code), purpose, factorId: factor.id, userId: factor.userId,
         createdAt: now, expiresAt: now + ctx.o.oob.ttlSeconds * 1000, attempts: 0,
       };
-      await ctx.store.putOobCode(key, record, ctx.o.oob.ttlSeconds + 60);
+      await ctx.store.putFactorState(key, record, ctx.o.oob.ttlSeconds + 60);
       ctx.emit({ type: 'code.sent', userId: factor.userId, factorId: factor.id, factorType: type, outcome: 'success', purpose }, req);
       return { sentTo: mask(to) };
     },
@@ -145,20 +145,20 @@ export function oobType(type: 'sms' | 'email', sender: CodeSender | undefined): 
       const key = binding.key;
       if (!key) return { ok: false, reason: 'invalid_code' };
       const purpose = binding.purpose === 'enroll' ? 'enroll' : 'login';
-      const record = await ctx.store.getOobCode(key);
-      if (!record || record.expiresAt <= ctx.now() || record.purpose !== purpose || record.factorId !== factor.id || record.userId !== factor.userId) {
+      const record = await ctx.store.getFactorState(key);
+      if (!record || record.expiresAt <= ctx.now() || record.type !== type || record.purpose !== purpose || record.factorId !== factor.id || record.userId !== factor.userId) {
         return { ok: false, reason: 'invalid_code' };
       }
-      const attempts = await ctx.store.incrementOobAttempts(key);
+      const attempts = await ctx.store.incrementFactorStateAttempts(key);
       // Past the limit nothing is evaluated; the attempt that reached it already deleted the code.
       if (attempts === null || attempts > ctx.o.oob.maxAttempts) return { ok: false, reason: 'invalid_code' };
-      if (!(await ctx.checkOobCode(record.codeHash, key, purpose, code))) {
-        if (attempts >= ctx.o.oob.maxAttempts) await ctx.store.deleteOobCode(key);
+      if (!(await ctx.checkOobCode(record.secret, key, purpose, code))) {
+        if (attempts >= ctx.o.oob.maxAttempts) await ctx.store.deleteFactorState(key);
         return { ok: false, reason: 'invalid_code' };
       }
       return {
         ok: true,
-        commit: async () => ((await ctx.store.consumeOobCode(key, record.codeHash)) ? { ok: true } : { ok: false, reason: 'invalid_code' }),
+        commit: async () => ((await ctx.store.consumeFactorState(key, record.secret)) ? { ok: true } : { ok: false, reason: 'invalid_code' }),
       };
     },
   };

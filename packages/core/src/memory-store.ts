@@ -3,7 +3,7 @@
 // atomic. For development, tests and single-process demos only — it forgets on restart and
 // is not shared between processes.
 import type {
-  AttemptState, BackupCodeSet, ChallengeRecord, FactorRecord, MfaStore, OobCodeRecord, TrustedDeviceRecord,
+  AttemptState, BackupCodeSet, ChallengeRecord, FactorRecord, FactorStateRecord, MfaStore, TrustedDeviceRecord,
 } from './store';
 
 interface Expiring<T> { value: T; expiresAtMs: number }
@@ -23,7 +23,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MfaStore {
   const backupCodes = new Map<string, BackupCodeSet>();
   const devices = new Map<string, TrustedDeviceRecord>(); // key: device id
   const challenges = new Map<string, Expiring<ChallengeRecord>>();
-  const oobCodes = new Map<string, Expiring<OobCodeRecord>>();
+  const factorStates = new Map<string, Expiring<FactorStateRecord>>();
   const counters = new Map<string, Expiring<number>>();
   const attempts = new Map<string, AttemptState>();
   const fkey = (userId: string, factorId: string) => `${userId}\u0000${factorId}`;
@@ -36,12 +36,20 @@ export function memoryStore(options: MemoryStoreOptions = {}): MfaStore {
     }
     return entry;
   }
+  /** Whether a factor other than `except` of this type holds `lookupKey` (what a SQL unique index on (type, lookup_key) refuses). */
+  const lookupKeyTaken = (type: string, lookupKey: string, except?: FactorRecord): boolean => {
+    for (const f of factors.values()) if (f !== except && f.type === type && f.lookupKey === lookupKey) return true;
+    return false;
+  };
   const expiring = <T>(value: T, ttlSeconds: number): Expiring<T> => ({ value, expiresAtMs: physicalNow() + ttlSeconds * 1000 });
 
   return {
     async createFactor(factor) {
       const key = fkey(factor.userId, factor.id);
       if (factors.has(key)) throw new Error(`factor ${factor.id} already exists`);
+      if (factor.lookupKey !== null && lookupKeyTaken(factor.type, factor.lookupKey)) {
+        throw new Error(`a ${factor.type} factor with this lookup key already exists`);
+      }
       factors.set(key, copy(factor));
     },
     async getFactor(userId, factorId) {
@@ -54,13 +62,17 @@ export function memoryStore(options: MemoryStoreOptions = {}): MfaStore {
         .sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id))
         .map(copy);
     },
-    async activateFactor(userId, factorId, confirmedAt, lastStep) {
+    async activateFactor(userId, factorId, activation) {
       const f = factors.get(fkey(userId, factorId));
       if (f?.status !== 'pending') return false;
+      const { lookupKey } = activation;
+      if (lookupKey !== undefined && lookupKeyTaken(f.type, lookupKey, f)) return false;
       f.status = 'active';
-      f.confirmedAt = confirmedAt;
-      f.lastUsedAt = confirmedAt;
-      if (lastStep !== null) f.lastStep = lastStep;
+      f.confirmedAt = activation.confirmedAt;
+      f.lastUsedAt = activation.confirmedAt;
+      f.counter = activation.counter;
+      if (activation.data !== undefined) f.data = copy(activation.data);
+      if (lookupKey !== undefined) f.lookupKey = lookupKey;
       return true;
     },
     async updateFactorSecret(userId, factorId, secret) {
@@ -71,10 +83,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): MfaStore {
       const f = factors.get(fkey(userId, factorId));
       if (f) f.lastUsedAt = lastUsedAt;
     },
-    async recordTotpStep(userId, factorId, step, usedAt) {
+    async advanceFactorCounter(userId, factorId, counter, usedAt) {
       const f = factors.get(fkey(userId, factorId));
-      if (!f || (f.lastStep !== null && f.lastStep >= step)) return false;
-      f.lastStep = step;
+      if (!f || (f.counter !== null && f.counter >= counter)) return false;
+      f.counter = counter;
       f.lastUsedAt = usedAt;
       return true;
     },
@@ -147,25 +159,25 @@ export function memoryStore(options: MemoryStoreOptions = {}): MfaStore {
       return live(challenges, id) !== undefined && challenges.delete(id);
     },
 
-    async putOobCode(key, code, ttlSeconds) {
-      oobCodes.set(key, expiring(copy(code), ttlSeconds));
+    async putFactorState(key, state, ttlSeconds) {
+      factorStates.set(key, expiring(copy(state), ttlSeconds));
     },
-    async getOobCode(key) {
-      const c = live(oobCodes, key);
+    async getFactorState(key) {
+      const c = live(factorStates, key);
       return c ? copy(c.value) : null;
     },
-    async incrementOobAttempts(key) {
-      const c = live(oobCodes, key);
+    async incrementFactorStateAttempts(key) {
+      const c = live(factorStates, key);
       if (!c) return null;
       return ++c.value.attempts;
     },
-    async consumeOobCode(key, codeHash) {
-      const c = live(oobCodes, key);
-      if (!c || c.value.codeHash !== codeHash) return false;
-      return oobCodes.delete(key);
+    async consumeFactorState(key, secret) {
+      const c = live(factorStates, key);
+      if (!c || c.value.secret !== secret) return false;
+      return factorStates.delete(key);
     },
-    async deleteOobCode(key) {
-      oobCodes.delete(key);
+    async deleteFactorState(key) {
+      factorStates.delete(key);
     },
 
     async incrementCounter(key, ttlSeconds) {

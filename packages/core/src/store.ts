@@ -4,20 +4,28 @@
 // composing reads and writes. Times are epoch milliseconds chosen by core's injected clock;
 // `ttlSeconds` arguments are only for physical clean-up (core checks expiry itself).
 
-/** A second factor of a user: an authenticator app (TOTP), a phone (SMS), an email address. */
+/** A second factor of a user: an authenticator app (TOTP), a phone (SMS), an email address, a security key. */
 export interface FactorRecord {
   id: string;
   userId: string;
-  /** Factor type name, e.g. `totp`, `sms`, `email`. */
+  /** Factor type name (the plugin's `type`), e.g. `totp`, `sms`, `email`, `webauthn`. */
   type: string;
   label: string | null;
   status: 'pending' | 'active';
   /** Encrypted secret envelope (`v1.<keyId>.<iv>.<ciphertext>`) for TOTP; null for other types. */
   secret: string | null;
-  /** Type-specific settings that are not secret: `{algorithm, digits, periodSeconds}`, `{phone}`, `{email}`. */
+  /** Type-specific data that is not secret: `{algorithm, digits, periodSeconds}`, `{phone}`, `{email}`, a WebAuthn public key. */
   data: Record<string, unknown>;
-  /** Last accepted TOTP time step (replay guard); null when none was accepted yet. */
-  lastStep: number | null;
+  /**
+   * The highest accepted per-factor counter (replay and clone guard): the last TOTP time step, the
+   * last WebAuthn signature counter. Null when none was recorded yet.
+   */
+  counter: number | null;
+  /**
+   * An identifier unique across all users within one factor type (a WebAuthn credential id), or
+   * null. The store refuses to activate a second factor with the same type and key.
+   */
+  lookupKey: string | null;
   createdAt: number;
   confirmedAt: number | null;
   lastUsedAt: number | null;
@@ -56,17 +64,35 @@ export interface ChallengeRecord {
   attempts: number;
 }
 
-/** A code sent out of band (SMS, email), bound to one key (challenge + factor, or enrolment). */
-export interface OobCodeRecord {
-  /** Keyed hash (HMAC-SHA-256, base64url) of the code; the code itself is never stored. */
-  codeHash: string;
-  /** `login` or `enroll`: a code for one purpose never works for the other. */
-  purpose: 'login' | 'enroll';
-  factorId: string;
+/**
+ * State a factor keeps for one verification — a sent code's keyed hash, a WebAuthn challenge —
+ * stored under a key that binds it to one login challenge (`login:<challengeId>:<type>`), one
+ * pending factor (`enroll:<factorId>`) or one signed-in user (`user:<userId>:<type>`). Single use.
+ */
+export interface FactorStateRecord {
+  /** The factor type that asked for it. */
+  type: string;
+  /** `login`, `enroll` or `step_up`: state kept for one purpose never serves another. */
+  purpose: string;
   userId: string;
+  /** The factor it is for, or null when any of the user's factors of this type may answer. */
+  factorId: string | null;
+  /** What verification compares against: a keyed hash (the code itself is never stored), a WebAuthn challenge. */
+  secret: string;
   createdAt: number;
   expiresAt: number;
   attempts: number;
+}
+
+/** How a pending factor becomes active (see `DurableStore.activateFactor`). */
+export interface FactorActivation {
+  confirmedAt: number;
+  /** The counter to start from (the TOTP step used to confirm, a signature counter), or null. */
+  counter: number | null;
+  /** Replaces the factor's data when given. */
+  data?: Record<string, unknown>;
+  /** Sets the factor's `lookupKey` when given. */
+  lookupKey?: string;
 }
 
 /** Consecutive second-factor failures of one user, across factors and challenges. */
@@ -86,16 +112,21 @@ export interface DurableStore {
   getFactor(userId: string, factorId: string): Promise<FactorRecord | null>;
   /** All factors of a user (pending and active), oldest first. */
   listFactors(userId: string): Promise<FactorRecord[]>;
-  /** Pending → active, atomically; also records the TOTP step used to confirm. False if it was not pending. */
-  activateFactor(userId: string, factorId: string, confirmedAt: number, lastStep: number | null): Promise<boolean>;
+  /**
+   * Pending → active, atomically, with the activation's counter (and data and lookup key when
+   * given). False when it was not pending, or when another factor of the same type already holds
+   * `activation.lookupKey` (of any user).
+   */
+  activateFactor(userId: string, factorId: string, activation: FactorActivation): Promise<boolean>;
   /** Re-encrypted secret after key rotation. */
   updateFactorSecret(userId: string, factorId: string, secret: string): Promise<void>;
+  /** Records a use of a factor that has no counter to advance. */
   touchFactor(userId: string, factorId: string, lastUsedAt: number): Promise<void>;
   /**
-   * Replay guard: sets `lastStep = step` only when the stored step is null or lower.
-   * Returns true for exactly one of any number of concurrent callers with the same step.
+   * Replay and clone guard: sets `counter` (and `lastUsedAt = usedAt`) only when the stored counter
+   * is null or lower. Returns true for exactly one of any number of concurrent callers with the same value.
    */
-  recordTotpStep(userId: string, factorId: string, step: number, usedAt: number): Promise<boolean>;
+  advanceFactorCounter(userId: string, factorId: string, counter: number, usedAt: number): Promise<boolean>;
   deleteFactor(userId: string, factorId: string): Promise<boolean>;
   deleteFactors(userId: string): Promise<number>;
 
@@ -115,7 +146,7 @@ export interface DurableStore {
   deleteTrustedDevices(userId: string): Promise<number>;
 }
 
-/** Short-lived data: login challenges, out-of-band codes, counters, attempt state. */
+/** Short-lived data: login challenges, factor state (sent codes, WebAuthn challenges), counters, attempt state. */
 export interface EphemeralStore {
   createChallenge(challenge: ChallengeRecord, ttlSeconds: number): Promise<void>;
   getChallenge(id: string): Promise<ChallengeRecord | null>;
@@ -124,14 +155,14 @@ export interface EphemeralStore {
   /** Deletes the challenge. True for exactly one of concurrent callers: the one that completes the login. */
   takeChallenge(id: string): Promise<boolean>;
 
-  /** Stores a code under `key`, replacing (and so invalidating) any earlier one. */
-  putOobCode(key: string, code: OobCodeRecord, ttlSeconds: number): Promise<void>;
-  getOobCode(key: string): Promise<OobCodeRecord | null>;
-  /** Adds one wrong attempt atomically; the new count, or null when no code is stored. */
-  incrementOobAttempts(key: string): Promise<number | null>;
-  /** Deletes the code only if its hash is `codeHash`. True for exactly one of concurrent callers. */
-  consumeOobCode(key: string, codeHash: string): Promise<boolean>;
-  deleteOobCode(key: string): Promise<void>;
+  /** Stores factor state under `key`, replacing (and so invalidating) any earlier one. */
+  putFactorState(key: string, state: FactorStateRecord, ttlSeconds: number): Promise<void>;
+  getFactorState(key: string): Promise<FactorStateRecord | null>;
+  /** Adds one wrong attempt atomically; the new count, or null when no state is stored. */
+  incrementFactorStateAttempts(key: string): Promise<number | null>;
+  /** Deletes the state only if its `secret` is `secret`. True for exactly one of concurrent callers. */
+  consumeFactorState(key: string, secret: string): Promise<boolean>;
+  deleteFactorState(key: string): Promise<void>;
 
   /** Atomic increment of a counter created with a TTL (applied only on creation); returns the new value. */
   incrementCounter(key: string, ttlSeconds: number): Promise<number>;
@@ -160,13 +191,13 @@ export interface MfaStore extends DurableStore, EphemeralStore {}
  */
 const DURABLE: { readonly [K in keyof DurableStore]-?: true } = {
   createFactor: true, getFactor: true, listFactors: true, activateFactor: true, updateFactorSecret: true, touchFactor: true,
-  recordTotpStep: true, deleteFactor: true, deleteFactors: true, replaceBackupCodes: true, getBackupCodes: true,
+  advanceFactorCounter: true, deleteFactor: true, deleteFactors: true, replaceBackupCodes: true, getBackupCodes: true,
   consumeBackupCode: true, deleteBackupCodes: true, createTrustedDevice: true, findTrustedDevice: true,
   touchTrustedDevice: true, listTrustedDevices: true, deleteTrustedDevice: true, deleteTrustedDevices: true,
 };
 const EPHEMERAL: { readonly [K in keyof EphemeralStore]-?: true } = {
-  createChallenge: true, getChallenge: true, incrementChallengeAttempts: true, takeChallenge: true, putOobCode: true,
-  getOobCode: true, incrementOobAttempts: true, consumeOobCode: true, deleteOobCode: true, incrementCounter: true,
+  createChallenge: true, getChallenge: true, incrementChallengeAttempts: true, takeChallenge: true, putFactorState: true,
+  getFactorState: true, incrementFactorStateAttempts: true, consumeFactorState: true, deleteFactorState: true, incrementCounter: true,
   getCounter: true, getAttemptState: true, compareAndSetAttemptState: true,
 };
 

@@ -131,8 +131,8 @@ describe('SMS login', () => {
     const h = smsSetup({ oob: { ttlSeconds: 600 } });
     await enrolSms(h);
     const { s, code } = await smsLogin(h);
-    const stored = JSON.stringify(await h.store.getOobCode(`login:${require('node:crypto').createHash('sha256').update(s.challengeToken).digest('base64url')}`));
-    expect(stored).toContain('codeHash');
+    const stored = JSON.stringify(await h.store.getFactorState(`login:${require('node:crypto').createHash('sha256').update(s.challengeToken).digest('base64url')}`));
+    expect(stored).toContain('"secret"');
     expect(stored).not.toContain(`"${code}"`);
     h.clock.advance(290); // the challenge (5 min) is still alive, the code too
     h.clock.advance(11); // 10:01 after sending: past both

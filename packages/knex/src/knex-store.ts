@@ -8,16 +8,16 @@ import { MfaConfigError, type MfaStore } from '@secondfactor/core';
 import { dialectOf, isUniqueViolation, retryOnLockRace, toNumber } from './dialect';
 import { tableNames, type KnexStoreOptions } from './options';
 import {
-  challengeToRow, deviceToRow, factorToRow, oobCodeToRow, rowToAttemptState, rowToChallenge, rowToDevice, rowToFactor,
-  rowToOobCode,
+  challengeToRow, deviceToRow, factorStateToRow, factorToRow, rowToAttemptState, rowToChallenge, rowToDevice, rowToFactor,
+  rowToFactorState,
   type AttemptStateRow, type BackupCodeRow, type BackupCodeSetRow, type ChallengeRow, type CounterRow, type FactorRow,
-  type OobCodeRow, type TrustedDeviceRow,
+  type FactorStateRow, type TrustedDeviceRow,
 } from './rows';
 
 /** An `MfaStore` in SQL, plus clean-up of rows whose time to live has passed. */
 export interface KnexMfaStore extends MfaStore {
   /**
-   * Deletes expired challenges, out-of-band codes and counters (they already read as absent).
+   * Deletes expired challenges, factor state and counters (they already read as absent).
    * Returns how many rows went. Run it now and then, e.g. hourly.
    */
   purgeExpired(): Promise<number>;
@@ -85,12 +85,24 @@ export function knexStore(knex: Knex, options: KnexStoreOptions = {}): KnexMfaSt
       const rows = await knex<FactorRow>(t.factors).where({ user_id: userId }).orderBy([{ column: 'created_at' }, { column: 'id' }]);
       return Array.from(rows, rowToFactor);
     },
-    async activateFactor(userId, factorId, confirmedAt, lastStep) {
-      // UPDATE factors SET status='active', confirmed_at=?, last_used_at=?[, last_step=?] WHERE user_id=? AND id=? AND status='pending'
-      const changed = await knex<FactorRow>(t.factors)
-        .where({ user_id: userId, id: factorId, status: 'pending' })
-        .update({ status: 'active', confirmed_at: confirmedAt, last_used_at: confirmedAt, ...(lastStep === null ? {} : { last_step: lastStep }) });
-      return changed === 1;
+    async activateFactor(userId, factorId, activation) {
+      // UPDATE factors SET status='active', confirmed_at=?, last_used_at=?, counter=?[, data=?][, lookup_key=?]
+      //   WHERE user_id=? AND id=? AND status='pending'
+      // The unique index on (type, lookup_key) refuses a key another factor of this type holds.
+      const { confirmedAt, counter, data, lookupKey } = activation;
+      try {
+        const changed = await retryOnLockRace(() => knex<FactorRow>(t.factors)
+          .where({ user_id: userId, id: factorId, status: 'pending' })
+          .update({
+            status: 'active', confirmed_at: confirmedAt, last_used_at: confirmedAt, counter,
+            ...(data === undefined ? {} : { data: JSON.stringify(data) }),
+            ...(lookupKey === undefined ? {} : { lookup_key: lookupKey }),
+          }));
+        return changed === 1;
+      } catch (error) {
+        if (lookupKey !== undefined && isUniqueViolation(error)) return false;
+        throw error;
+      }
     },
     async updateFactorSecret(userId, factorId, secret) {
       await knex<FactorRow>(t.factors).where({ user_id: userId, id: factorId }).update({ secret });
@@ -98,13 +110,13 @@ export function knexStore(knex: Knex, options: KnexStoreOptions = {}): KnexMfaSt
     async touchFactor(userId, factorId, lastUsedAt) {
       await knex<FactorRow>(t.factors).where({ user_id: userId, id: factorId }).update({ last_used_at: lastUsedAt });
     },
-    async recordTotpStep(userId, factorId, step, usedAt) {
-      // UPDATE factors SET last_step=?, last_used_at=? WHERE user_id=? AND id=? AND (last_step IS NULL OR last_step < ?)
+    async advanceFactorCounter(userId, factorId, counter, usedAt) {
+      // UPDATE factors SET counter=?, last_used_at=? WHERE user_id=? AND id=? AND (counter IS NULL OR counter < ?)
       // Concurrent callers queue on the row lock and re-check the condition: one changes the row.
       const changed = await retryOnLockRace(() => knex<FactorRow>(t.factors)
         .where({ user_id: userId, id: factorId })
-        .andWhere((q) => q.whereNull('last_step').orWhere('last_step', '<', step))
-        .update({ last_step: step, last_used_at: usedAt }));
+        .andWhere((q) => q.whereNull('counter').orWhere('counter', '<', counter))
+        .update({ counter, last_used_at: usedAt }));
       return changed === 1;
     },
     async deleteFactor(userId, factorId) {
@@ -201,26 +213,26 @@ export function knexStore(knex: Knex, options: KnexStoreOptions = {}): KnexMfaSt
       return deleted === 1;
     },
 
-    // ----- out-of-band codes ---------------------------------------------------------------
-    async putOobCode(key, code, ttlSeconds) {
-      const row = oobCodeToRow(key, code, physicalNow() + ttlSeconds * 1000);
-      await retryOnLockRace(() => knex<OobCodeRow>(t.oobCodes).insert(row).onConflict('code_key').merge());
+    // ----- factor state ------------------------------------------------------------------
+    async putFactorState(key, state, ttlSeconds) {
+      const row = factorStateToRow(key, state, physicalNow() + ttlSeconds * 1000);
+      await retryOnLockRace(() => knex<FactorStateRow>(t.factorState).insert(row).onConflict('state_key').merge());
     },
-    async getOobCode(key) {
-      const row = await knex<OobCodeRow>(t.oobCodes).where({ code_key: key }).andWhere('purge_at', '>', physicalNow()).first();
-      return row ? rowToOobCode(row) : null;
+    async getFactorState(key) {
+      const row = await knex<FactorStateRow>(t.factorState).where({ state_key: key }).andWhere('purge_at', '>', physicalNow()).first();
+      return row ? rowToFactorState(row) : null;
     },
-    async incrementOobAttempts(key) {
-      return incrementAttempts(t.oobCodes, 'code_key', key);
+    async incrementFactorStateAttempts(key) {
+      return incrementAttempts(t.factorState, 'state_key', key);
     },
-    async consumeOobCode(key, codeHash) {
-      // DELETE FROM oob_codes WHERE code_key=? AND code_hash=? AND purge_at > ?
-      const deleted = await retryOnLockRace(() => knex<OobCodeRow>(t.oobCodes)
-        .where({ code_key: key, code_hash: codeHash }).andWhere('purge_at', '>', physicalNow()).del());
+    async consumeFactorState(key, secret) {
+      // DELETE FROM factor_state WHERE state_key=? AND secret=? AND purge_at > ?
+      const deleted = await retryOnLockRace(() => knex<FactorStateRow>(t.factorState)
+        .where({ state_key: key, secret }).andWhere('purge_at', '>', physicalNow()).del());
       return deleted === 1;
     },
-    async deleteOobCode(key) {
-      await knex<OobCodeRow>(t.oobCodes).where({ code_key: key }).del();
+    async deleteFactorState(key) {
+      await knex<FactorStateRow>(t.factorState).where({ state_key: key }).del();
     },
 
     // ----- counters ------------------------------------------------------------------------
@@ -293,7 +305,7 @@ export function knexStore(knex: Knex, options: KnexStoreOptions = {}): KnexMfaSt
     async purgeExpired() {
       const now = physicalNow();
       let deleted = 0;
-      for (const table of [t.challenges, t.oobCodes, t.counters]) {
+      for (const table of [t.challenges, t.factorState, t.counters]) {
         deleted += await retryOnLockRace(() => knex(table).where('purge_at', '<=', now).del());
       }
       return deleted;

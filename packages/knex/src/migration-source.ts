@@ -16,6 +16,11 @@ export interface SecondfactorMigration {
 // `bigint` of epoch milliseconds: core's logical times may lie far in the future.
 const ID = 255;
 const COUNTER_KEY = 512;
+/**
+ * A factor's lookup key (a WebAuthn credential id): 512 characters, so that (type, lookup_key) stays
+ * within MySQL's 3072-byte index limit in utf8mb4 (64 × 4 + 512 × 4 bytes).
+ */
+const LOOKUP_KEY = 512;
 
 type Columns = (table: Knex.CreateTableBuilder) => void;
 
@@ -83,18 +88,7 @@ function initialUp(t: TableNames): (knex: Knex) => Promise<void> {
       table.bigInteger('purge_at').notNullable(); // wall clock: absent from this time on
       table.index(['purge_at'], t.index.challengesPurge);
     });
-    await createTable(knex, t.oobCodes, (table) => {
-      table.string('code_key', ID).notNullable().primary();
-      table.string('code_hash', ID).notNullable();
-      table.string('purpose', 16).notNullable();
-      table.string('factor_id', ID).notNullable();
-      table.string('user_id', ID).notNullable();
-      table.bigInteger('created_at').notNullable();
-      table.bigInteger('expires_at').notNullable();
-      table.integer('attempts').notNullable().defaultTo(0);
-      table.bigInteger('purge_at').notNullable();
-      table.index(['purge_at'], t.index.oobCodesPurge);
-    });
+    await createTable(knex, t.oobCodes, oobCodesColumns(t));
     await createTable(knex, t.counters, (table) => {
       table.string('counter_key', COUNTER_KEY).notNullable().primary();
       table.bigInteger('hits').notNullable();
@@ -119,9 +113,118 @@ function initialDown(t: TableNames): (knex: Knex) => Promise<void> {
   };
 }
 
-/** Every table our migrations create, for one prefix. */
+/** A MySQL/MariaDB error for an index name that exists already (left by a migration that died halfway). */
+function isDuplicateIndexName(error: unknown): boolean {
+  const e = typeof error === 'object' && error !== null ? (error as { code?: unknown; errno?: unknown }) : {};
+  return e.code === 'ER_DUP_KEYNAME' || e.errno === 1061;
+}
+
+/** The out-of-band codes table as migration 0001 created it (and 0002's `down` puts back). */
+function oobCodesColumns(t: TableNames): Columns {
+  return (table) => {
+    table.string('code_key', ID).notNullable().primary();
+    table.string('code_hash', ID).notNullable();
+    table.string('purpose', 16).notNullable();
+    table.string('factor_id', ID).notNullable();
+    table.string('user_id', ID).notNullable();
+    table.bigInteger('created_at').notNullable();
+    table.bigInteger('expires_at').notNullable();
+    table.integer('attempts').notNullable().defaultTo(0);
+    table.bigInteger('purge_at').notNullable();
+    table.index(['purge_at'], t.index.oobCodesPurge);
+  };
+}
+
+/**
+ * 0002, factor plugins (#10): the per-factor counter (`last_step` → `counter`), a lookup key unique
+ * per factor type, and the out-of-band codes table generalised to factor state (a `type`, a null
+ * factor id, any purpose, a secret of any length). Codes in flight move over, with their factor's type.
+ * On PostgreSQL and SQLite it runs in one transaction; on MySQL/MariaDB (DDL is not transactional)
+ * every step is skipped when already done, so a run that died halfway completes on the next one.
+ */
+function factorPluginsUp(t: TableNames): (knex: Knex) => Promise<void> {
+  return async (knex) => {
+    if (await knex.schema.hasColumn(t.factors, 'last_step')) {
+      await knex.schema.alterTable(t.factors, (table) => {
+        table.renameColumn('last_step', 'counter');
+      });
+    }
+    if (!(await knex.schema.hasColumn(t.factors, 'lookup_key'))) {
+      await knex.schema.alterTable(t.factors, (table) => {
+        table.string('lookup_key', LOOKUP_KEY).nullable();
+      });
+    }
+    try {
+      // NULLs are distinct in a unique index on all three databases: factors without a key never clash.
+      await knex.schema.alterTable(t.factors, (table) => {
+        table.unique(['type', 'lookup_key'], { indexName: t.index.factorsLookup });
+      });
+    } catch (error) {
+      if (!(dialectOf(knex) === 'mysql' && isDuplicateIndexName(error))) throw error;
+    }
+    await createTable(knex, t.factorState, (table) => {
+      table.string('state_key', ID).notNullable().primary();
+      table.string('type', 64).notNullable();
+      table.string('purpose', 32).notNullable();
+      table.string('user_id', ID).notNullable();
+      table.string('factor_id', ID).nullable();
+      table.text('secret').notNullable();
+      table.bigInteger('created_at').notNullable();
+      table.bigInteger('expires_at').notNullable();
+      table.integer('attempts').notNullable().defaultTo(0);
+      table.bigInteger('purge_at').notNullable(); // wall clock: absent from this time on
+      table.index(['purge_at'], t.index.factorStatePurge);
+    });
+    if (await knex.schema.hasTable(t.oobCodes)) {
+      // A code whose factor is gone could never be verified: it is left behind.
+      await knex.raw(
+        'INSERT INTO ?? (state_key, type, purpose, user_id, factor_id, secret, created_at, expires_at, attempts, purge_at) ' +
+        'SELECT o.code_key, f.type, o.purpose, o.user_id, o.factor_id, o.code_hash, o.created_at, o.expires_at, o.attempts, o.purge_at ' +
+        'FROM ?? o JOIN ?? f ON f.user_id = o.user_id AND f.id = o.factor_id ' +
+        'WHERE NOT EXISTS (SELECT 1 FROM ?? s WHERE s.state_key = o.code_key)',
+        [t.factorState, t.oobCodes, t.factors, t.factorState],
+      );
+      await knex.schema.dropTable(t.oobCodes);
+    }
+  };
+}
+
+/**
+ * Back to 0001's schema. Lookup keys are dropped; factor state that 0001 cannot hold (no factor id,
+ * a purpose other than `login`/`enroll`, a type other than `sms`/`email`) is dropped too.
+ */
+function factorPluginsDown(t: TableNames): (knex: Knex) => Promise<void> {
+  return async (knex) => {
+    await createTable(knex, t.oobCodes, oobCodesColumns(t));
+    if (await knex.schema.hasTable(t.factorState)) {
+      await knex.raw(
+        'INSERT INTO ?? (code_key, code_hash, purpose, factor_id, user_id, created_at, expires_at, attempts, purge_at) ' +
+        'SELECT s.state_key, s.secret, s.purpose, s.factor_id, s.user_id, s.created_at, s.expires_at, s.attempts, s.purge_at ' +
+        "FROM ?? s WHERE s.factor_id IS NOT NULL AND s.purpose IN ('login', 'enroll') AND s.type IN ('sms', 'email') " +
+        'AND NOT EXISTS (SELECT 1 FROM ?? o WHERE o.code_key = s.state_key)',
+        [t.oobCodes, t.factorState, t.oobCodes],
+      );
+      await knex.schema.dropTable(t.factorState);
+    }
+    if (await knex.schema.hasColumn(t.factors, 'lookup_key')) {
+      await knex.schema.alterTable(t.factors, (table) => {
+        table.dropUnique(['type', 'lookup_key'], t.index.factorsLookup);
+      });
+      await knex.schema.alterTable(t.factors, (table) => {
+        table.dropColumn('lookup_key');
+      });
+    }
+    if (await knex.schema.hasColumn(t.factors, 'counter')) {
+      await knex.schema.alterTable(t.factors, (table) => {
+        table.renameColumn('counter', 'last_step');
+      });
+    }
+  };
+}
+
+/** Every table our migrations create (the latest schema, then tables earlier migrations left), for one prefix. */
 export function storeTables(t: TableNames): string[] {
-  return [t.factors, t.backupCodeSets, t.backupCodes, t.trustedDevices, t.challenges, t.oobCodes, t.counters, t.attemptState];
+  return [t.factors, t.backupCodeSets, t.backupCodes, t.trustedDevices, t.challenges, t.factorState, t.counters, t.attemptState, t.oobCodes];
 }
 
 /**
@@ -134,6 +237,7 @@ export function secondfactorMigrations(options: MigrationOptions = {}): Knex.Mig
   const t = tableNames(options.tablePrefix);
   const migrations: SecondfactorMigration[] = [
     { name: '0001_secondfactor_initial', up: initialUp(t), down: initialDown(t) },
+    { name: '0002_secondfactor_factor_plugins', up: factorPluginsUp(t), down: factorPluginsDown(t) },
   ];
   return {
     async getMigrations() {

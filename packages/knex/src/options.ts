@@ -15,7 +15,7 @@ export interface MigrationOptions {
 
 export interface KnexStoreOptions extends MigrationOptions {
   /**
-   * Wall clock (epoch ms) for the physical expiry of challenges, codes and counters (`ttlSeconds`).
+   * Wall clock (epoch ms) for the physical expiry of challenges, factor state and counters (`ttlSeconds`).
    * Default `Date.now`. Core checks logical expiry itself with its own clock.
    */
   physicalNow?: () => number;
@@ -28,6 +28,9 @@ export interface TableNames {
   backupCodes: string;
   trustedDevices: string;
   challenges: string;
+  /** Per-factor verification state (sent codes' hashes, WebAuthn challenges); since migration 0002. */
+  factorState: string;
+  /** Out-of-band codes as migration 0001 created them; migration 0002 moves them into `factorState`. */
   oobCodes: string;
   counters: string;
   attemptState: string;
@@ -40,6 +43,9 @@ export interface TableNames {
     trustedDevicesToken: string;
     challengesPurge: string;
     oobCodesPurge: string;
+    factorStatePurge: string;
+    /** Unique (type, lookup_key) on the factors table. */
+    factorsLookup: string;
     countersPurge: string;
   };
 }
@@ -59,6 +65,7 @@ export function tableNames(tablePrefix: string = DEFAULT_TABLE_PREFIX): TableNam
     backupCodes: `${p}backup_codes`,
     trustedDevices: `${p}trusted_devices`,
     challenges: `${p}challenges`,
+    factorState: `${p}factor_state`,
     oobCodes: `${p}oob_codes`,
     counters: `${p}counters`,
     attemptState: `${p}attempt_state`,
@@ -69,6 +76,8 @@ export function tableNames(tablePrefix: string = DEFAULT_TABLE_PREFIX): TableNam
       trustedDevicesToken: `${p}trusted_devices_token_uq`,
       challengesPurge: `${p}challenges_purge_idx`,
       oobCodesPurge: `${p}oob_codes_purge_idx`,
+      factorStatePurge: `${p}factor_state_purge_idx`,
+      factorsLookup: `${p}factors_lookup_uq`,
       countersPurge: `${p}counters_purge_idx`,
     },
   };

@@ -2,7 +2,7 @@
 // Records ↔ table rows: snake_case columns, JSON text for structured fields, and numbers and
 // booleans normalized from whatever the driver returns (PostgreSQL bigints arrive as strings).
 import type {
-  AttemptState, ChallengeRecord, FactorRecord, OobCodeRecord, TrustedDeviceRecord,
+  AttemptState, ChallengeRecord, FactorRecord, FactorStateRecord, TrustedDeviceRecord,
 } from '@secondfactor/core';
 import { toBoolean, toNumber, toNumberOrNull } from './dialect';
 
@@ -15,7 +15,8 @@ export interface FactorRow {
   status: string;
   secret: string | null;
   data: string;
-  last_step: unknown;
+  counter: unknown;
+  lookup_key: string | null;
   created_at: unknown;
   confirmed_at: unknown;
   last_used_at: unknown;
@@ -54,12 +55,13 @@ export interface ChallengeRow {
   purge_at: unknown;
 }
 
-export interface OobCodeRow {
-  code_key: string;
-  code_hash: string;
+export interface FactorStateRow {
+  state_key: string;
+  type: string;
   purpose: string;
-  factor_id: string;
   user_id: string;
+  factor_id: string | null;
+  secret: string;
   created_at: unknown;
   expires_at: unknown;
   attempts: unknown;
@@ -83,7 +85,7 @@ export interface AttemptStateRow {
 export function factorToRow(f: FactorRecord): FactorRow {
   return {
     user_id: f.userId, id: f.id, type: f.type, label: f.label, status: f.status, secret: f.secret,
-    data: JSON.stringify(f.data), last_step: f.lastStep, created_at: f.createdAt,
+    data: JSON.stringify(f.data), counter: f.counter, lookup_key: f.lookupKey, created_at: f.createdAt,
     confirmed_at: f.confirmedAt, last_used_at: f.lastUsedAt,
   };
 }
@@ -91,7 +93,8 @@ export function factorToRow(f: FactorRecord): FactorRow {
 export function rowToFactor(r: FactorRow): FactorRecord {
   return {
     id: r.id, userId: r.user_id, type: r.type, label: r.label, status: r.status === 'active' ? 'active' : 'pending',
-    secret: r.secret, data: JSON.parse(r.data) as Record<string, unknown>, lastStep: toNumberOrNull(r.last_step),
+    secret: r.secret, data: JSON.parse(r.data) as Record<string, unknown>, counter: toNumberOrNull(r.counter),
+    lookupKey: r.lookup_key,
     createdAt: toNumber(r.created_at), confirmedAt: toNumberOrNull(r.confirmed_at), lastUsedAt: toNumberOrNull(r.last_used_at),
   };
 }
@@ -124,17 +127,17 @@ export function rowToChallenge(r: ChallengeRow): ChallengeRecord {
   };
 }
 
-export function oobCodeToRow(key: string, c: OobCodeRecord, purgeAt: number): OobCodeRow {
+export function factorStateToRow(key: string, c: FactorStateRecord, purgeAt: number): FactorStateRow {
   return {
-    code_key: key, code_hash: c.codeHash, purpose: c.purpose, factor_id: c.factorId, user_id: c.userId,
+    state_key: key, type: c.type, purpose: c.purpose, user_id: c.userId, factor_id: c.factorId, secret: c.secret,
     created_at: c.createdAt, expires_at: c.expiresAt, attempts: c.attempts, purge_at: purgeAt,
   };
 }
 
-export function rowToOobCode(r: OobCodeRow): OobCodeRecord {
+export function rowToFactorState(r: FactorStateRow): FactorStateRecord {
   return {
-    codeHash: r.code_hash, purpose: r.purpose === 'enroll' ? 'enroll' : 'login', factorId: r.factor_id,
-    userId: r.user_id, createdAt: toNumber(r.created_at), expiresAt: toNumber(r.expires_at), attempts: toNumber(r.attempts),
+    type: r.type, purpose: r.purpose, userId: r.user_id, factorId: r.factor_id, secret: r.secret,
+    createdAt: toNumber(r.created_at), expiresAt: toNumber(r.expires_at), attempts: toNumber(r.attempts),
   };
 }
 

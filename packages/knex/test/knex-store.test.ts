@@ -4,15 +4,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { MfaConfigError, type ChallengeRecord, type OobCodeRecord } from '@secondfactor/core';
+import { MfaConfigError, type ChallengeRecord, type FactorStateRecord } from '@secondfactor/core';
 import { knexStore, migrate, rollback, type KnexMfaStore } from '@secondfactor/knex';
 import { BACKENDS, describeBackend, openDatabase, type TestDatabase } from './support/databases';
 
 const challenge = (overrides: Partial<ChallengeRecord> = {}): ChallengeRecord => ({
   id: `ch-${randomUUID()}`, userId: `user-${randomUUID()}`, methods: ['totp'], createdAt: 1, expiresAt: 2, attempts: 0, ...overrides,
 });
-const oob = (overrides: Partial<OobCodeRecord> = {}): OobCodeRecord => ({
-  codeHash: 'hash', purpose: 'login', factorId: randomUUID(), userId: `user-${randomUUID()}`, createdAt: 1, expiresAt: 2,
+const oob = (overrides: Partial<FactorStateRecord> = {}): FactorStateRecord => ({
+  type: 'sms', secret: 'hash', purpose: 'login', factorId: randomUUID(), userId: `user-${randomUUID()}`, createdAt: 1, expiresAt: 2,
   attempts: 0, ...overrides,
 });
 
@@ -57,9 +57,9 @@ for (const backend of BACKENDS) {
       assert.equal(await store.takeChallenge(id.toUpperCase()), false);
 
       const key = `login:${randomUUID()}`;
-      await store.putOobCode(key, oob({ codeHash: 'HashAbc' }), 300);
-      assert.equal(await store.consumeOobCode(key, 'hashabc'), false);
-      assert.equal(await store.getOobCode(key.toUpperCase()), null);
+      await store.putFactorState(key, oob({ secret: 'HashAbc' }), 300);
+      assert.equal(await store.consumeFactorState(key, 'hashabc'), false);
+      assert.equal(await store.getFactorState(key.toUpperCase()), null);
 
       await store.replaceBackupCodes(userId, { salt: 's', hashes: ['$2b$04$AAAA'], createdAt: 1 });
       assert.equal(await store.consumeBackupCode(userId, '$2b$04$aaaa', 2), false);
@@ -73,7 +73,7 @@ for (const backend of BACKENDS) {
       const key = `enroll:${randomUUID()}`;
       const counterKey = `cnt:${randomUUID()}`;
       await clocked.createChallenge(c, 60);
-      await clocked.putOobCode(key, oob({ codeHash: 'h' }), 30);
+      await clocked.putFactorState(key, oob({ secret: 'h' }), 30);
       assert.equal(await clocked.incrementCounter(counterKey, 10), 1);
       assert.equal(await clocked.incrementCounter(counterKey, 10), 2);
 
@@ -81,12 +81,12 @@ for (const backend of BACKENDS) {
       assert.equal(await clocked.incrementCounter(counterKey, 10), 1, 'restarts at 1 with a new TTL');
       clock += 9_999;
       assert.equal(await clocked.incrementCounter(counterKey, 10), 2, 'the new TTL counts from the restart');
-      assert.equal(await clocked.incrementOobAttempts(key), 1);
+      assert.equal(await clocked.incrementFactorStateAttempts(key), 1);
 
       clock += 10_001; // 30 s after creation: the code is gone, the challenge lives
-      assert.equal(await clocked.getOobCode(key), null);
-      assert.equal(await clocked.incrementOobAttempts(key), null);
-      assert.equal(await clocked.consumeOobCode(key, 'h'), false);
+      assert.equal(await clocked.getFactorState(key), null);
+      assert.equal(await clocked.incrementFactorStateAttempts(key), null);
+      assert.equal(await clocked.consumeFactorState(key, 'h'), false);
       assert.deepEqual(await clocked.getChallenge(c.id), c);
 
       clock += 30_000; // 60 s: the challenge is gone too

@@ -5,8 +5,11 @@
 export interface KeyLayout {
   /** Hash, TTL from `createChallenge`. */
   challenge(id: string): string;
-  /** Hash, TTL from `putOobCode`. */
-  oobCode(key: string): string;
+  /**
+   * Hash, TTL from `putFactorState`. Kind `state`, not the `oob` of out-of-band codes before #10: a code
+   * stored by an older version (no `type`, `codeHash` for `secret`) is never read as factor state.
+   */
+  factorState(key: string): string;
   /** String (integer), TTL set when created. */
   counter(key: string): string;
   /** Hash, no TTL. */
@@ -17,7 +20,7 @@ export function keyLayout(keyPrefix: string): KeyLayout {
   const key = (kind: string, id: string) => `${keyPrefix}${kind}:{${id}}`;
   return {
     challenge: (id) => key('challenge', id),
-    oobCode: (k) => key('oob', k),
+    factorState: (k) => key('state', k),
     counter: (k) => key('counter', k),
     attemptState: (userId) => key('attempts', userId),
   };

@@ -1,12 +1,12 @@
 // packages/redis/src/redis-store.ts
-// `redisStore`: the EphemeralStore half (challenges, out-of-band codes, counters, attempt state) on Redis.
-import { MfaConfigError, type AttemptState, type ChallengeRecord, type EphemeralStore, type OobCodeRecord } from '@secondfactor/core';
+// `redisStore`: the EphemeralStore half (challenges, factor state, counters, attempt state) on Redis.
+import { MfaConfigError, type AttemptState, type ChallengeRecord, type EphemeralStore, type FactorStateRecord } from '@secondfactor/core';
 import type { RedisClient } from './client';
 import { decodeHash, encodeField, encodeHash } from './hash-codec';
 import { keyLayout } from './keys';
 import { integerReply, luaScript, runScript } from './run-script';
 import {
-  COMPARE_AND_SET_HASH, CONSUME_IF_CODE_HASH, GET_COUNTER, INCREMENT_ATTEMPTS_IF_EXISTS, INCREMENT_COUNTER, PUT_HASH_WITH_TTL,
+  COMPARE_AND_SET_HASH, CONSUME_IF_SECRET, GET_COUNTER, INCREMENT_ATTEMPTS_IF_EXISTS, INCREMENT_COUNTER, PUT_HASH_WITH_TTL,
 } from './scripts';
 
 export interface RedisStoreOptions {
@@ -19,7 +19,7 @@ export interface RedisStoreOptions {
 
 const putHashWithTtl = luaScript(PUT_HASH_WITH_TTL);
 const incrementAttemptsIfExists = luaScript(INCREMENT_ATTEMPTS_IF_EXISTS);
-const consumeIfCodeHash = luaScript(CONSUME_IF_CODE_HASH);
+const consumeIfSecret = luaScript(CONSUME_IF_SECRET);
 const incrementCounter = luaScript(INCREMENT_COUNTER);
 const getCounter = luaScript(GET_COUNTER);
 const compareAndSetHash = luaScript(COMPARE_AND_SET_HASH);
@@ -82,20 +82,20 @@ export function redisStore(redis: RedisClient, options: RedisStoreOptions = {}):
       return integerReply(await redis.del(keys.challenge(id))) === 1;
     },
 
-    async putOobCode(key: string, code: OobCodeRecord, ttlSeconds: number) {
-      await putHash(keys.oobCode(key), code, ttlSeconds);
+    async putFactorState(key: string, state: FactorStateRecord, ttlSeconds: number) {
+      await putHash(keys.factorState(key), state, ttlSeconds);
     },
-    async getOobCode(key: string) {
-      return getHash<OobCodeRecord>(keys.oobCode(key));
+    async getFactorState(key: string) {
+      return getHash<FactorStateRecord>(keys.factorState(key));
     },
-    async incrementOobAttempts(key: string) {
-      return incrementAttempts(keys.oobCode(key));
+    async incrementFactorStateAttempts(key: string) {
+      return incrementAttempts(keys.factorState(key));
     },
-    async consumeOobCode(key: string, codeHash: string) {
-      return integerReply(await runScript(redis, consumeIfCodeHash, keys.oobCode(key), [encodeField(codeHash)])) === 1;
+    async consumeFactorState(key: string, secret: string) {
+      return integerReply(await runScript(redis, consumeIfSecret, keys.factorState(key), [encodeField(secret)])) === 1;
     },
-    async deleteOobCode(key: string) {
-      await redis.del(keys.oobCode(key));
+    async deleteFactorState(key: string) {
+      await redis.del(keys.factorState(key));
     },
 
     async incrementCounter(key: string, ttlSeconds: number) {

@@ -30,7 +30,7 @@ end
 `;
 
 /**
- * Replaces a hash and sets its TTL in one step: a challenge or an out-of-band code.
+ * Replaces a hash and sets its TTL in one step: a challenge or factor state.
  * KEYS[1] = the hash; ARGV[1] = TTL in milliseconds; ARGV[2..] = field, value, field, value...
  * Returns 1.
  */
@@ -41,7 +41,7 @@ return 1
 `;
 
 /**
- * Adds one to the hash field `attempts`, only if the hash exists (a challenge or an out-of-band code):
+ * Adds one to the hash field `attempts`, only if the hash exists (a challenge or factor state):
  * a plain HINCRBY would resurrect an expired or taken record as a TTL-less hash holding only `attempts`.
  * KEYS[1] = the hash. Returns the new count, or -1 when the hash does not exist.
  */
@@ -53,11 +53,11 @@ return redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 `;
 
 /**
- * Deletes an out-of-band code only if its stored `codeHash` field equals ARGV[1] (JSON-encoded).
+ * Deletes factor state only if its stored `secret` field equals ARGV[1] (JSON-encoded).
  * KEYS[1] = the hash. Returns 1 for the one caller that deleted it, else 0.
  */
-export const CONSUME_IF_CODE_HASH = `
-if redis.call('HGET', KEYS[1], 'codeHash') == ARGV[1] then
+export const CONSUME_IF_SECRET = `
+if redis.call('HGET', KEYS[1], 'secret') == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0

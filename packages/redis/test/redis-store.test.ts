@@ -3,7 +3,7 @@
 // several connections racing, exact round-trips and option checks.
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { MfaConfigError, type ChallengeRecord, type EphemeralStore, type OobCodeRecord } from '@secondfactor/core';
+import { MfaConfigError, type ChallengeRecord, type EphemeralStore, type FactorStateRecord } from '@secondfactor/core';
 import { redisStore, type RedisClient } from '@secondfactor/redis';
 import { describeWithService, REDIS_URL } from '../../../test/support/services';
 import { cleanup, connect, keysWithPrefix, randomPrefix } from './support';
@@ -18,8 +18,8 @@ const challenge = (overrides: Partial<ChallengeRecord> = {}): ChallengeRecord =>
   createdAt: 20_000_000_000_000, expiresAt: 20_000_000_300_000, attempts: 0, ...overrides,
 });
 
-const oob = (overrides: Partial<OobCodeRecord> = {}): OobCodeRecord => ({
-  codeHash: 'q9Vh3Yg0Jw6nS2k0XbA1c8dE5fG7hI9jK1lM3nO5pQ7', purpose: 'enroll', factorId: randomUUID(),
+const oob = (overrides: Partial<FactorStateRecord> = {}): FactorStateRecord => ({
+  type: 'email', secret: 'q9Vh3Yg0Jw6nS2k0XbA1c8dE5fG7hI9jK1lM3nO5pQ7', purpose: 'enroll', factorId: randomUUID(),
   userId: `user-${randomUUID()}`, createdAt: 20_000_000_000_000, expiresAt: 20_000_000_300_000, attempts: 0, ...overrides,
 });
 
@@ -50,12 +50,12 @@ describeWithService('Redis', REDIS_URL)('redisStore', () => {
       const c = challenge();
       const userId = `user-${randomUUID()}`;
       await store.createChallenge(c, 360);
-      await store.putOobCode('login:a', oob(), 120);
+      await store.putFactorState('login:a', oob(), 120);
       await store.incrementCounter('send:a', 30);
       await store.compareAndSetAttemptState(userId, null, { failures: 1, blockedUntil: 0, locked: false });
 
       const challengeTtl = await redis.pttl(`${keyPrefix}challenge:{${c.id}}`);
-      const oobTtl = await redis.pttl(`${keyPrefix}oob:{login:a}`);
+      const oobTtl = await redis.pttl(`${keyPrefix}state:{login:a}`);
       const counterTtl = await redis.pttl(`${keyPrefix}counter:{send:a}`);
       expect(challengeTtl).toBeGreaterThan(355_000);
       expect(challengeTtl).toBeLessThanOrEqual(360_000);
@@ -72,11 +72,11 @@ describeWithService('Redis', REDIS_URL)('redisStore', () => {
     it('keeps the TTL of a record through attempt counting', async () => {
       const c = challenge();
       await store.createChallenge(c, 300);
-      await store.putOobCode('keep', oob(), 300);
+      await store.putFactorState('keep', oob(), 300);
       await store.incrementChallengeAttempts(c.id);
-      await store.incrementOobAttempts('keep');
+      await store.incrementFactorStateAttempts('keep');
       expect(await redis.pttl(`${keyPrefix}challenge:{${c.id}}`)).toBeGreaterThan(290_000);
-      expect(await redis.pttl(`${keyPrefix}oob:{keep}`)).toBeGreaterThan(290_000);
+      expect(await redis.pttl(`${keyPrefix}state:{keep}`)).toBeGreaterThan(290_000);
     });
 
     it('applies a counter TTL on creation only: later increments never extend the window', async () => {
@@ -98,20 +98,20 @@ describeWithService('Redis', REDIS_URL)('redisStore', () => {
     });
 
     it('replacing an out-of-band code resets its TTL and attempts', async () => {
-      await store.putOobCode('resend', oob({ codeHash: 'old' }), 10);
-      await store.incrementOobAttempts('resend');
-      const fresh = oob({ codeHash: 'new' });
-      await store.putOobCode('resend', fresh, 600);
-      expect(await store.getOobCode('resend')).toEqual(fresh);
-      expect(await redis.pttl(`${keyPrefix}oob:{resend}`)).toBeGreaterThan(590_000);
+      await store.putFactorState('resend', oob({ secret: 'old' }), 10);
+      await store.incrementFactorStateAttempts('resend');
+      const fresh = oob({ secret: 'new' });
+      await store.putFactorState('resend', fresh, 600);
+      expect(await store.getFactorState('resend')).toEqual(fresh);
+      expect(await redis.pttl(`${keyPrefix}state:{resend}`)).toBeGreaterThan(590_000);
     });
 
     it('a replaced record or attempt state keeps no field of the old one (HSET, then HDEL of the rest)', async () => {
-      await store.putOobCode('extra', oob({ codeHash: 'old' }), 60);
-      await redis.hset(`${keyPrefix}oob:{extra}`, 'stray', '"x"');
-      const fresh = oob({ codeHash: 'new' });
-      await store.putOobCode('extra', fresh, 60);
-      expect(await store.getOobCode('extra')).toEqual(fresh);
+      await store.putFactorState('extra', oob({ secret: 'old' }), 60);
+      await redis.hset(`${keyPrefix}state:{extra}`, 'stray', '"x"');
+      const fresh = oob({ secret: 'new' });
+      await store.putFactorState('extra', fresh, 60);
+      expect(await store.getFactorState('extra')).toEqual(fresh);
 
       const userId = `user-${randomUUID()}`;
       await store.compareAndSetAttemptState(userId, null, { failures: 1, blockedUntil: 0, locked: false });
@@ -134,7 +134,7 @@ describeWithService('Redis', REDIS_URL)('redisStore', () => {
       const userId = `user-${randomUUID()}`;
       try {
         await own.createChallenge(c, 60);
-        await own.putOobCode(`login:${c.id}:f1`, oob(), 60);
+        await own.putFactorState(`login:${c.id}:f1`, oob(), 60);
         await own.incrementCounter('send:cooldown:+14155550123:0', 60);
         await own.compareAndSetAttemptState(userId, null, { failures: 0, blockedUntil: 0, locked: false });
 
@@ -143,11 +143,11 @@ describeWithService('Redis', REDIS_URL)('redisStore', () => {
           `${prefix}attempts:{${userId}}`,
           `${prefix}challenge:{${c.id}}`,
           `${prefix}counter:{send:cooldown:+14155550123:0}`,
-          `${prefix}oob:{login:${c.id}:f1}`,
+          `${prefix}state:{login:${c.id}:f1}`,
         ]);
         expect(keys.map(hashTag)).toEqual([userId, c.id, 'send:cooldown:+14155550123:0', `login:${c.id}:f1`]);
         expect(await redis.type(`${prefix}challenge:{${c.id}}`)).toBe('hash');
-        expect(await redis.type(`${prefix}oob:{login:${c.id}:f1}`)).toBe('hash');
+        expect(await redis.type(`${prefix}state:{login:${c.id}:f1}`)).toBe('hash');
         expect(await redis.type(`${prefix}counter:{send:cooldown:+14155550123:0}`)).toBe('string');
         expect(await redis.type(`${prefix}attempts:{${userId}}`)).toBe('hash');
       } finally {
@@ -190,7 +190,7 @@ describeWithService('Redis', REDIS_URL)('redisStore', () => {
       const c = challenge();
       await store.createChallenge(c, 60);
       expect(await other.getChallenge(c.id)).toBeNull();
-      expect(await store.getOobCode(c.id)).toBeNull();
+      expect(await store.getFactorState(c.id)).toBeNull();
       expect(await store.takeChallenge(c.id)).toBe(true);
     });
   });
@@ -202,10 +202,10 @@ describeWithService('Redis', REDIS_URL)('redisStore', () => {
       expect(await store.getChallenge(c.id)).toStrictEqual(c);
       expect(await store.incrementChallengeAttempts(c.id)).toBe(4);
 
-      const code = oob({ codeHash: 'with "quotes", \\backslashes\\ and ünïcödé' });
-      await store.putOobCode('exact', code, 60);
-      expect(await store.getOobCode('exact')).toStrictEqual(code);
-      expect(await store.consumeOobCode('exact', 'with "quotes", \\backslashes\\ and ünïcödé')).toBe(true);
+      const code = oob({ secret: 'with "quotes", \\backslashes\\ and ünïcödé' });
+      await store.putFactorState('exact', code, 60);
+      expect(await store.getFactorState('exact')).toStrictEqual(code);
+      expect(await store.consumeFactorState('exact', 'with "quotes", \\backslashes\\ and ünïcödé')).toBe(true);
     });
 
     it('handles ids with braces, colons and spaces', async () => {
@@ -222,8 +222,8 @@ describeWithService('Redis', REDIS_URL)('redisStore', () => {
       await store.takeChallenge(c.id);
       expect(await store.incrementChallengeAttempts(c.id)).toBeNull();
       expect(await redis.exists(`${keyPrefix}challenge:{${c.id}}`)).toBe(0);
-      expect(await store.incrementOobAttempts('never-stored')).toBeNull();
-      expect(await redis.exists(`${keyPrefix}oob:{never-stored}`)).toBe(0);
+      expect(await store.incrementFactorStateAttempts('never-stored')).toBeNull();
+      expect(await redis.exists(`${keyPrefix}state:{never-stored}`)).toBe(0);
     });
   });
 
@@ -267,9 +267,9 @@ describeWithService('Redis', REDIS_URL)('redisStore', () => {
       for (const step of [
         async () => expect(await counted.incrementChallengeAttempts(c.id)).toBe(1),
         async () => expect(await counted.compareAndSetAttemptState(`user-${randomUUID()}`, null, { failures: 1, blockedUntil: 0, locked: false })).toBe(true),
-        async () => counted.putOobCode('flushed', oob({ codeHash: 'h' }), 60),
-        async () => expect(await counted.incrementOobAttempts('flushed')).toBe(1),
-        async () => expect(await counted.consumeOobCode('flushed', 'h')).toBe(true),
+        async () => counted.putFactorState('flushed', oob({ secret: 'h' }), 60),
+        async () => expect(await counted.incrementFactorStateAttempts('flushed')).toBe(1),
+        async () => expect(await counted.consumeFactorState('flushed', 'h')).toBe(true),
       ]) {
         await redis.script('FLUSH');
         await step();
@@ -284,11 +284,11 @@ describeWithService('Redis', REDIS_URL)('redisStore', () => {
         const stores = clients.map((client) => redisStore(client, { keyPrefix }));
         const c = challenge();
         await store.createChallenge(c, 60);
-        await store.putOobCode('race', oob({ codeHash: 'r' }), 60);
+        await store.putFactorState('race', oob({ secret: 'r' }), 60);
         const u = `user-${randomUUID()}`;
         const [takes, consumes, creates] = await Promise.all([
           Promise.all(stores.flatMap((s) => [s.takeChallenge(c.id), s.takeChallenge(c.id)])),
-          Promise.all(stores.flatMap((s) => [s.consumeOobCode('race', 'r'), s.consumeOobCode('race', 'r')])),
+          Promise.all(stores.flatMap((s) => [s.consumeFactorState('race', 'r'), s.consumeFactorState('race', 'r')])),
           Promise.all(stores.flatMap((s) => [
             s.compareAndSetAttemptState(u, null, { failures: 1, blockedUntil: 0, locked: false }),
             s.compareAndSetAttemptState(u, null, { failures: 1, blockedUntil: 0, locked: false }),

@@ -3,7 +3,7 @@
 // real backend. Written on node:assert, so it works under Jest, Vitest, Mocha or node:test.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { FactorRecord, MfaStore, TrustedDeviceRecord, ChallengeRecord, OobCodeRecord } from '../store';
+import type { ChallengeRecord, FactorRecord, FactorStateRecord, MfaStore, TrustedDeviceRecord } from '../store';
 
 export interface ConformanceHarness {
   describe: (name: string, fn: () => void) => void;
@@ -43,7 +43,7 @@ function factor(userId: string, overrides: Partial<FactorRecord> = {}): FactorRe
   return {
     id: randomUUID(), userId, type: 'totp', label: 'Phone', status: 'pending',
     secret: 'v1.k1.aXY.Y2lwaGVy', data: { algorithm: 'SHA1', digits: 6, periodSeconds: 30 },
-    lastStep: null, createdAt: 1_700_000_000_000, confirmedAt: null, lastUsedAt: null, ...overrides,
+    counter: null, lookupKey: null, createdAt: 1_700_000_000_000, confirmedAt: null, lastUsedAt: null, ...overrides,
   };
 }
 
@@ -54,12 +54,15 @@ function challenge(userId: string, overrides: Partial<ChallengeRecord> = {}): Ch
   };
 }
 
-function oob(userId: string, overrides: Partial<OobCodeRecord> = {}): OobCodeRecord {
+function factorState(userId: string, overrides: Partial<FactorStateRecord> = {}): FactorStateRecord {
   return {
-    codeHash: 'hash-a', purpose: 'login', factorId: randomUUID(), userId, createdAt: 1_700_000_000_000,
+    type: 'sms', purpose: 'login', userId, factorId: randomUUID(), secret: 'hash-a', createdAt: 1_700_000_000_000,
     expiresAt: 1_700_000_300_000, attempts: 0, ...overrides,
   };
 }
+
+/** A lookup key as a WebAuthn credential id would give one: base64url, random. */
+const credentialId = () => randomUUID().replaceAll('-', '') + randomUUID().replaceAll('-', '');
 
 function device(userId: string, overrides: Partial<TrustedDeviceRecord> = {}): TrustedDeviceRecord {
   return {
@@ -121,35 +124,137 @@ export function runStoreConformance(
           assert.deepEqual(await s().listFactors(uid()), []);
         });
 
-        it('round-trips large step numbers and timestamps exactly', async () => {
+        it('round-trips large counters, lookup keys and timestamps exactly', async () => {
           const u = uid();
-          const f = factor(u, { status: 'active', lastStep: 666_666_666, createdAt: 20_000_000_000_000, confirmedAt: 20_000_000_000_001, lastUsedAt: 20_000_000_000_002 });
+          const f = factor(u, {
+            status: 'active', counter: 4_294_967_295, lookupKey: credentialId(), createdAt: 20_000_000_000_000,
+            confirmedAt: 20_000_000_000_001, lastUsedAt: 20_000_000_000_002,
+          });
           await s().createFactor(f);
           assert.deepEqual(await s().getFactor(u, f.id), f);
+          const totp = factor(u, { status: 'active', counter: 666_666_666 });
+          await s().createFactor(totp);
+          assert.deepEqual(await s().getFactor(u, totp.id), totp);
         });
 
-        it('activates a pending factor once, recording the confirming step', async () => {
+        it('round-trips a lookup key of 512 characters, case-sensitively', async () => {
+          const u = uid();
+          const key = 'Ab-_'.repeat(128);
+          const f = factor(u, { type: 'webauthn', secret: null, data: {} });
+          await s().createFactor(f);
+          assert.equal(await s().activateFactor(u, f.id, { confirmedAt: 1, counter: 0, lookupKey: key }), true);
+          assert.equal((await s().getFactor(u, f.id))?.lookupKey, key);
+          const g = factor(uid(), { type: 'webauthn', secret: null, data: {} });
+          await s().createFactor(g);
+          assert.equal(await s().activateFactor(g.userId, g.id, { confirmedAt: 1, counter: 0, lookupKey: key.toLowerCase() }), true, 'keys differing in case are different keys');
+        });
+
+        it('activates a pending factor once, recording the confirming counter', async () => {
           const u = uid();
           const f = factor(u);
           await s().createFactor(f);
-          assert.equal(await s().activateFactor(u, f.id, 5_000, 42), true);
+          assert.equal(await s().activateFactor(u, f.id, { confirmedAt: 5_000, counter: 42 }), true);
           const got = await s().getFactor(u, f.id);
-          assert.equal(got?.status, 'active');
-          assert.equal(got?.confirmedAt, 5_000);
-          assert.equal(got?.lastStep, 42);
-          assert.equal(await s().activateFactor(u, f.id, 6_000, 43), false, 'already active');
-          assert.equal(await s().activateFactor(uid(), f.id, 6_000, 43), false, 'other user');
+          assert.deepEqual(got, { ...f, status: 'active', confirmedAt: 5_000, lastUsedAt: got?.lastUsedAt, counter: 42 }, 'data and lookup key untouched when not given');
+          assert.equal(await s().activateFactor(u, f.id, { confirmedAt: 6_000, counter: 43 }), false, 'already active');
+          assert.equal(await s().activateFactor(uid(), f.id, { confirmedAt: 6_000, counter: 43 }), false, 'other user');
+          assert.equal(await s().activateFactor(u, randomUUID(), { confirmedAt: 6_000, counter: 43 }), false, 'unknown factor');
+          assert.equal((await s().getFactor(u, f.id))?.counter, 42, 'a refused activation changes nothing');
+        });
+
+        it('activates with a null counter, replacing data and setting the lookup key when given', async () => {
+          const u = uid();
+          const f = factor(u, { type: 'webauthn', secret: null, data: { challengePending: true } });
+          await s().createFactor(f);
+          const data = { publicKey: 'pQECAyYgASFYIA', transports: ['usb', 'nfc'], backedUp: false, aaguid: null };
+          const lookupKey = credentialId();
+          assert.equal(await s().activateFactor(u, f.id, { confirmedAt: 7_000, counter: null, data, lookupKey }), true);
+          const got = await s().getFactor(u, f.id);
+          assert.deepEqual(got, { ...f, status: 'active', confirmedAt: 7_000, lastUsedAt: got?.lastUsedAt, counter: null, data, lookupKey });
+        });
+
+        it('refuses a lookup key another factor of the same type holds, leaving the factor pending', async () => {
+          const key = credentialId();
+          const first = factor(uid(), { type: 'webauthn', secret: null, data: {} });
+          const second = factor(uid(), { type: 'webauthn', secret: null, data: { mine: true } });
+          const sameUser = factor(first.userId, { type: 'webauthn', secret: null, data: {} });
+          for (const f of [first, second, sameUser]) await s().createFactor(f);
+          assert.equal(await s().activateFactor(first.userId, first.id, { confirmedAt: 1, counter: 5, lookupKey: key }), true);
+          assert.equal(await s().activateFactor(second.userId, second.id, { confirmedAt: 2, counter: 9, data: { theirs: true }, lookupKey: key }), false, 'another user');
+          assert.deepEqual(await s().getFactor(second.userId, second.id), second, 'still pending, unchanged');
+          assert.equal(await s().activateFactor(sameUser.userId, sameUser.id, { confirmedAt: 2, counter: 9, lookupKey: key }), false, 'the same user');
+          assert.deepEqual(await s().getFactor(sameUser.userId, sameUser.id), sameUser);
+          assert.equal(await s().activateFactor(second.userId, second.id, { confirmedAt: 3, counter: 9, lookupKey: credentialId() }), true, 'another key is fine');
+        });
+
+        it('refuses a lookup key held by a still pending factor created with it', async () => {
+          const key = credentialId();
+          const holder = factor(uid(), { type: 'webauthn', secret: null, data: {}, lookupKey: key });
+          await s().createFactor(holder);
+          const f = factor(uid(), { type: 'webauthn', secret: null, data: {} });
+          await s().createFactor(f);
+          assert.equal(await s().activateFactor(f.userId, f.id, { confirmedAt: 1, counter: 0, lookupKey: key }), false);
+          assert.equal((await s().getFactor(f.userId, f.id))?.status, 'pending');
+        });
+
+        it('allows one lookup key in different types, and any number of factors without one', async () => {
+          const key = credentialId();
+          const u = uid();
+          const a = factor(u, { type: 'webauthn', secret: null, data: {} });
+          const b = factor(uid(), { type: 'toy', secret: null, data: {} });
+          const c = factor(u);
+          const d = factor(uid());
+          for (const f of [a, b, c, d]) await s().createFactor(f);
+          assert.equal(await s().activateFactor(a.userId, a.id, { confirmedAt: 1, counter: 0, lookupKey: key }), true);
+          assert.equal(await s().activateFactor(b.userId, b.id, { confirmedAt: 1, counter: null, lookupKey: key }), true, 'same key, other type');
+          assert.equal(await s().activateFactor(c.userId, c.id, { confirmedAt: 1, counter: 10 }), true);
+          assert.equal(await s().activateFactor(d.userId, d.id, { confirmedAt: 1, counter: 10 }), true, 'two activations without a key');
+          assert.equal((await s().getFactor(d.userId, d.id))?.lookupKey, null);
+        });
+
+        it('frees a lookup key when its factor is deleted', async () => {
+          const key = credentialId();
+          const a = factor(uid(), { type: 'webauthn', secret: null, data: {} });
+          const b = factor(uid(), { type: 'webauthn', secret: null, data: {} });
+          for (const f of [a, b]) await s().createFactor(f);
+          assert.equal(await s().activateFactor(a.userId, a.id, { confirmedAt: 1, counter: 0, lookupKey: key }), true);
+          assert.equal(await s().deleteFactor(a.userId, a.id), true);
+          assert.equal(await s().activateFactor(b.userId, b.id, { confirmedAt: 2, counter: 0, lookupKey: key }), true);
+        });
+
+        it(`activates exactly one of ${n} pending factors racing for one lookup key`, async () => {
+          const key = credentialId();
+          const pending = Array.from({ length: n }, () => factor(uid(), { type: 'webauthn', secret: null, data: {} }));
+          for (const f of pending) await s().createFactor(f);
+          const results = await parallel(n, (i) => s().activateFactor(pending[i]!.userId, pending[i]!.id, { confirmedAt: 1, counter: 0, lookupKey: key }));
+          assert.equal(winners(results), 1);
+          const states = await Promise.all(pending.map((f) => s().getFactor(f.userId, f.id)));
+          assert.equal(states.filter((f) => f?.status === 'active' && f.lookupKey === key).length, 1);
+          assert.equal(states.filter((f) => f?.status === 'pending' && f.lookupKey === null).length, n - 1, 'the losers stay pending, without the key');
+        });
+
+        it(`activates a factor once when ${n} callers race`, async () => {
+          const u = uid();
+          const f = factor(u);
+          await s().createFactor(f);
+          const results = await parallel(n, (i) => s().activateFactor(u, f.id, { confirmedAt: 1_000 + i, counter: i }));
+          assert.equal(winners(results), 1);
         });
 
         it('updates the secret and last use', async () => {
           const u = uid();
-          const f = factor(u, { status: 'active' });
+          const f = factor(u, { status: 'active', counter: 7 });
           await s().createFactor(f);
           await s().updateFactorSecret(u, f.id, 'v1.k2.bmV3.c2VjcmV0');
           await s().touchFactor(u, f.id, 9_000);
           const got = await s().getFactor(u, f.id);
           assert.equal(got?.secret, 'v1.k2.bmV3.c2VjcmV0');
           assert.equal(got?.lastUsedAt, 9_000);
+          assert.equal(got?.counter, 7, 'touching leaves the counter alone');
+          await s().touchFactor(u, f.id, 9_500);
+          assert.equal((await s().getFactor(u, f.id))?.lastUsedAt, 9_500);
+          await s().touchFactor(uid(), f.id, 10_000);
+          assert.equal((await s().getFactor(u, f.id))?.lastUsedAt, 9_500, 'not under another user');
         });
 
         it('deletes one factor, then all of a user', async () => {
@@ -168,28 +273,58 @@ export function runStoreConformance(
         });
       });
 
-      describe('totp replay guard', () => {
-        it('accepts a step only when it is newer than the last one', async () => {
+      describe('factor counter (replay and clone guard)', () => {
+        it('advances only to a higher counter, setting the last use', async () => {
           const u = uid();
           const f = factor(u, { status: 'active' });
           await s().createFactor(f);
-          assert.equal(await s().recordTotpStep(u, f.id, 100, 1), true);
-          assert.equal(await s().recordTotpStep(u, f.id, 100, 2), false, 'same step');
-          assert.equal(await s().recordTotpStep(u, f.id, 99, 3), false, 'older step');
-          assert.equal(await s().recordTotpStep(u, f.id, 101, 4), true);
+          assert.equal(await s().advanceFactorCounter(u, f.id, 100, 1), true, 'from null');
+          assert.equal(await s().advanceFactorCounter(u, f.id, 100, 2), false, 'equal');
+          assert.equal(await s().advanceFactorCounter(u, f.id, 99, 3), false, 'lower');
+          assert.equal((await s().getFactor(u, f.id))?.lastUsedAt, 1, 'a refused value does not count as a use');
+          assert.equal(await s().advanceFactorCounter(u, f.id, 101, 4), true);
           const got = await s().getFactor(u, f.id);
-          assert.equal(got?.lastStep, 101);
+          assert.equal(got?.counter, 101);
           assert.equal(got?.lastUsedAt, 4);
-          assert.equal(await s().recordTotpStep(u, randomUUID(), 500, 5), false, 'unknown factor');
-          assert.equal(await s().recordTotpStep(uid(), f.id, 500, 5), false, 'other user');
+          assert.equal(await s().advanceFactorCounter(u, f.id, 4_294_967_295, 5), true, 'a 32-bit signature counter');
+          assert.equal((await s().getFactor(u, f.id))?.counter, 4_294_967_295);
+          assert.equal(await s().advanceFactorCounter(u, randomUUID(), 500, 5), false, 'unknown factor');
+          assert.equal(await s().advanceFactorCounter(uid(), f.id, 5_000_000_000, 5), false, 'other user');
         });
 
-        it(`gives exactly one winner to ${n} parallel callers with one step`, async () => {
+        it('accepts 0 as the first counter, and only once', async () => {
           const u = uid();
-          const f = factor(u, { status: 'active', lastStep: 10 });
+          const f = factor(u, { status: 'active', type: 'webauthn', secret: null, data: {} });
           await s().createFactor(f);
-          const results = await parallel(n, () => s().recordTotpStep(u, f.id, 11, 1));
+          assert.equal(await s().advanceFactorCounter(u, f.id, 0, 1), true);
+          assert.equal((await s().getFactor(u, f.id))?.counter, 0);
+          assert.equal(await s().advanceFactorCounter(u, f.id, 0, 2), false);
+        });
+
+        it(`gives exactly one winner to ${n} parallel callers with one value`, async () => {
+          const u = uid();
+          const f = factor(u, { status: 'active', counter: 10 });
+          await s().createFactor(f);
+          const results = await parallel(n, () => s().advanceFactorCounter(u, f.id, 11, 1));
           assert.equal(winners(results), 1);
+          assert.equal((await s().getFactor(u, f.id))?.counter, 11);
+        });
+
+        it(`gives exactly one winner to ${n} parallel callers from a null counter`, async () => {
+          const u = uid();
+          const f = factor(u, { status: 'active' });
+          await s().createFactor(f);
+          const results = await parallel(n, () => s().advanceFactorCounter(u, f.id, 1, 1));
+          assert.equal(winners(results), 1);
+        });
+
+        it(`never moves the counter back when ${n} callers race with different values`, async () => {
+          const u = uid();
+          const f = factor(u, { status: 'active' });
+          await s().createFactor(f);
+          const results = await parallel(n, (i) => s().advanceFactorCounter(u, f.id, (i * 7) % n, i));
+          assert.ok(winners(results) >= 1);
+          assert.equal((await s().getFactor(u, f.id))?.counter, n - 1, 'the highest value stays');
         });
       });
 
@@ -311,31 +446,69 @@ export function runStoreConformance(
         });
       });
 
-      describe('out-of-band codes', () => {
-        it('replaces, counts attempts and consumes only with the right hash', async () => {
+      describe('factor state', () => {
+        it('replaces, counts attempts and consumes only with the right secret', async () => {
           const u = uid();
-          const key = `login:${randomUUID()}`;
-          const first = oob(u, { codeHash: 'first' });
-          await s().putOobCode(key, first, 300);
-          assert.deepEqual(await s().getOobCode(key), first);
-          const second = oob(u, { codeHash: 'second' });
-          await s().putOobCode(key, second, 300);
-          assert.equal(await s().consumeOobCode(key, 'first'), false, 'a resend invalidates the old code');
-          assert.equal(await s().incrementOobAttempts(key), 1);
-          assert.equal((await s().getOobCode(key))?.attempts, 1);
-          assert.equal(await s().consumeOobCode(key, 'second'), true);
-          assert.equal(await s().consumeOobCode(key, 'second'), false);
-          assert.equal(await s().getOobCode(key), null);
-          assert.equal(await s().incrementOobAttempts(key), null);
-          await s().putOobCode(key, oob(u), 300);
-          await s().deleteOobCode(key);
-          assert.equal(await s().getOobCode(key), null);
+          const key = `login:${randomUUID()}:sms`;
+          const first = factorState(u, { secret: 'first' });
+          await s().putFactorState(key, first, 300);
+          assert.deepEqual(await s().getFactorState(key), first);
+          const second = factorState(u, { secret: 'second' });
+          await s().putFactorState(key, second, 300);
+          assert.equal(await s().consumeFactorState(key, 'first'), false, 'a resend invalidates the old state');
+          assert.equal(await s().incrementFactorStateAttempts(key), 1);
+          assert.equal((await s().getFactorState(key))?.attempts, 1);
+          assert.equal(await s().consumeFactorState(key, 'SECOND'), false, 'secrets are case-sensitive');
+          assert.equal(await s().consumeFactorState(key, 'second'), true);
+          assert.equal(await s().consumeFactorState(key, 'second'), false);
+          assert.equal(await s().getFactorState(key), null);
+          assert.equal(await s().incrementFactorStateAttempts(key), null);
+          await s().putFactorState(key, factorState(u), 300);
+          await s().deleteFactorState(key);
+          assert.equal(await s().getFactorState(key), null);
+          assert.equal(await s().getFactorState(`login:${randomUUID()}:sms`), null, 'never stored');
+        });
+
+        it('round-trips the type, any purpose and a null factor id', async () => {
+          const u = uid();
+          const key = `user:${u}:webauthn`;
+          const state = factorState(u, {
+            type: 'webauthn', purpose: 'step_up', factorId: null, secret: 'q9Vh3Yg0Jw6nS2k0XbA1c8dE5fG7hI9jK1lM3nO5pQ7',
+            createdAt: 20_000_000_000_000, expiresAt: 20_000_000_300_000,
+          });
+          await s().putFactorState(key, state, 300);
+          assert.deepEqual(await s().getFactorState(key), state);
+          const enroll = factorState(u, { type: 'toy-factor', purpose: 'enroll' });
+          await s().putFactorState(`enroll:${enroll.factorId}`, enroll, 300);
+          assert.deepEqual(await s().getFactorState(`enroll:${enroll.factorId}`), enroll);
+          assert.equal(await s().consumeFactorState(key, state.secret), true);
+          assert.equal(await s().getFactorState(key), null);
         });
 
         it(`gives exactly one winner to ${n} parallel consumers`, async () => {
           const key = `enroll:${randomUUID()}`;
-          await s().putOobCode(key, oob(uid(), { codeHash: 'c' }), 300);
-          assert.equal(winners(await parallel(n, () => s().consumeOobCode(key, 'c'))), 1);
+          await s().putFactorState(key, factorState(uid(), { secret: 'c', factorId: null }), 300);
+          assert.equal(winners(await parallel(n, () => s().consumeFactorState(key, 'c'))), 1);
+        });
+
+        it(`counts ${n} parallel attempts without losing one`, async () => {
+          const key = `login:${randomUUID()}:email`;
+          await s().putFactorState(key, factorState(uid(), { type: 'email' }), 300);
+          const counts = await parallel(n, () => s().incrementFactorStateAttempts(key));
+          assert.deepEqual([...counts].sort((a, b) => (a ?? 0) - (b ?? 0)), Array.from({ length: n }, (_, i) => i + 1));
+        });
+
+        it(`lets no consumer win with a stale secret while ${n} callers race a replacement`, async () => {
+          const key = `login:${randomUUID()}:sms`;
+          await s().putFactorState(key, factorState(uid(), { secret: 'old' }), 300);
+          const fresh = factorState(uid(), { secret: 'new' });
+          const results = await Promise.all([
+            s().putFactorState(key, fresh, 300).then(() => 'put' as const),
+            ...Array.from({ length: n }, () => s().consumeFactorState(key, 'old')),
+          ]);
+          const consumed = results.filter((r) => r === true).length;
+          assert.ok(consumed <= 1, 'the old state is consumed at most once');
+          assert.deepEqual(await s().getFactorState(key), fresh, 'the replacement survives');
         });
       });
 
