@@ -1,13 +1,16 @@
 // packages/knex/test/migrations.test.ts
 // The schema lifecycle on every dialect: `migrate` is idempotent, `rollback` drops everything,
-// and the migration source runs through the host's own `knex.migrate`.
+// the migration source runs through the host's own `knex.migrate`, and a database created by an
+// earlier version upgrades (and downgrades) with its data.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { knexStore, migrate, rollback, secondfactorMigrations } from '@secondfactor/knex';
 import { BACKENDS, describeBackend, openDatabase, type TestDatabase } from './support/databases';
 
+const MIGRATIONS = ['0001_secondfactor_initial', '0002_secondfactor_factor_plugins'];
+
 const STORE_TABLES = [
-  'attempt_state', 'backup_code_sets', 'backup_codes', 'challenges', 'counters', 'factors', 'oob_codes', 'trusted_devices',
+  'attempt_state', 'backup_code_sets', 'backup_codes', 'challenges', 'counters', 'factor_state', 'factors', 'trusted_devices',
 ];
 
 for (const backend of BACKENDS) {
@@ -34,7 +37,7 @@ for (const backend of BACKENDS) {
       assert.deepEqual(await database.listTables(), withPrefix([...STORE_TABLES, 'migrations', 'migrations_lock']));
       assert.equal((await store.getAttemptState(userId))?.failures, 2);
       const applied = await db(`${tablePrefix}migrations`).select('name');
-      assert.deepEqual(Array.from(applied, (r: { name: string }) => r.name), ['0001_secondfactor_initial']);
+      assert.deepEqual(Array.from(applied, (r: { name: string }) => r.name), MIGRATIONS);
     });
 
     it('lets several instances that start at once migrate a fresh database together', async () => {
@@ -42,7 +45,7 @@ for (const backend of BACKENDS) {
       await Promise.all(Array.from({ length: 4 }, () => migrate(db, { tablePrefix })));
       assert.deepEqual(await database.listTables(), withPrefix([...STORE_TABLES, 'migrations', 'migrations_lock']));
       const applied = await db(`${tablePrefix}migrations`).select('name');
-      assert.equal(applied.length, 1, 'applied once');
+      assert.equal(applied.length, MIGRATIONS.length, 'each applied once');
     });
 
     it('rollback drops every table, bookkeeping included, and tolerates nothing to drop', async () => {
@@ -60,7 +63,7 @@ for (const backend of BACKENDS) {
       const { db, tablePrefix } = database;
       const config = { migrationSource: secondfactorMigrations({ tablePrefix }), tableName: `${tablePrefix}host_migrations` };
       const [, applied] = (await db.migrate.latest(config)) as [number, string[]];
-      assert.deepEqual(applied, ['0001_secondfactor_initial']);
+      assert.deepEqual(applied, MIGRATIONS);
       const [, again] = (await db.migrate.latest(config)) as [number, string[]];
       assert.deepEqual(again, []);
       assert.deepEqual(await database.listTables(), withPrefix([...STORE_TABLES, 'host_migrations', 'host_migrations_lock']));
@@ -72,6 +75,129 @@ for (const backend of BACKENDS) {
 
       await db.migrate.rollback(config, true);
       assert.deepEqual(await database.listTables(), withPrefix(['host_migrations', 'host_migrations_lock']));
+    });
+
+    it('upgrades a database that 0001 created, with its data, and 0002 goes down and up again', async () => {
+      const { db, tablePrefix } = database;
+      const t = (name: string) => `${tablePrefix}${name}`;
+      const config = { migrationSource: secondfactorMigrations({ tablePrefix }), tableName: t('migrations') };
+      await db.migrate.up({ ...config, name: MIGRATIONS[0] });
+      assert.deepEqual(Array.from(await db(t('migrations')).select('name'), (r: { name: string }) => r.name), [MIGRATIONS[0]]);
+
+      // Rows as the previous version wrote them.
+      const alice = `user-${randomUUID()}`;
+      const purgeAt = Date.now() + 3_600_000;
+      const factorRow = (id: string, type: string, status: string, lastStep: number | null, data: object) => ({
+        user_id: alice, id, type, label: type, status, secret: type === 'totp' ? 'v1.k1.aXY.Y2lwaGVy' : null,
+        data: JSON.stringify(data), last_step: lastStep, created_at: 20_000_000_000_000, confirmed_at: status === 'active' ? 20_000_000_000_001 : null,
+        last_used_at: null,
+      });
+      await db(t('factors')).insert([
+        factorRow('f-totp', 'totp', 'active', 58_000_123, { algorithm: 'SHA1', digits: 6, periodSeconds: 30 }),
+        factorRow('f-sms', 'sms', 'pending', null, { phone: '+15005550006' }),
+        factorRow('f-email', 'email', 'active', null, { email: 'alice@example.com' }),
+      ]);
+      const codeRow = (key: string, factorId: string, purpose: string, hash: string) => ({
+        code_key: key, code_hash: hash, purpose, factor_id: factorId, user_id: alice, created_at: 20_000_000_000_000,
+        expires_at: 20_000_000_300_000, attempts: 2, purge_at: purgeAt,
+      });
+      await db(t('oob_codes')).insert([
+        codeRow('enroll:f-sms', 'f-sms', 'enroll', 'HashOfSmsCode'),
+        codeRow('login:ch-1', 'f-email', 'login', 'HashOfEmailCode'),
+        codeRow('login:ch-2', 'f-deleted', 'login', 'HashOfOrphan'),
+      ]);
+
+      await migrate(db, { tablePrefix });
+      assert.deepEqual(Array.from(await db(t('migrations')).orderBy('id').select('name'), (r: { name: string }) => r.name), MIGRATIONS);
+      assert.deepEqual(await database.listTables(), withPrefix([...STORE_TABLES, 'migrations', 'migrations_lock']), 'oob_codes is gone');
+
+      const store = knexStore(db, { tablePrefix });
+      const totp = await store.getFactor(alice, 'f-totp');
+      assert.equal(totp?.counter, 58_000_123, 'last_step became the counter');
+      assert.equal(totp?.lookupKey, null);
+      assert.deepEqual(totp?.data, { algorithm: 'SHA1', digits: 6, periodSeconds: 30 });
+      assert.deepEqual((await store.listFactors(alice)).map((f) => [f.id, f.counter, f.lookupKey]), [
+        ['f-email', null, null], ['f-sms', null, null], ['f-totp', 58_000_123, null],
+      ]);
+      assert.deepEqual(await store.getFactorState('enroll:f-sms'), {
+        type: 'sms', purpose: 'enroll', userId: alice, factorId: 'f-sms', secret: 'HashOfSmsCode',
+        createdAt: 20_000_000_000_000, expiresAt: 20_000_000_300_000, attempts: 2,
+      });
+      assert.equal((await store.getFactorState('login:ch-1'))?.type, 'email', 'the type comes from the factor');
+      assert.equal(await store.getFactorState('login:ch-2'), null, "a code whose factor is gone is not carried over");
+
+      // The new schema works on the upgraded data.
+      assert.equal(await store.advanceFactorCounter(alice, 'f-totp', 58_000_123, 1), false, 'the old replay guard holds');
+      assert.equal(await store.advanceFactorCounter(alice, 'f-totp', 58_000_124, 1), true);
+      assert.equal(await store.consumeFactorState('enroll:f-sms', 'HashOfSmsCode'), true);
+      const bob = `user-${randomUUID()}`;
+      for (const [user, id] of [[alice, 'wa-1'], [bob, 'wa-2']] as const) {
+        await store.createFactor({
+          id, userId: user, type: 'webauthn', label: null, status: 'pending', secret: null, data: {}, counter: null, lookupKey: null,
+          createdAt: 1, confirmedAt: null, lastUsedAt: null,
+        });
+      }
+      assert.equal(await store.activateFactor(alice, 'wa-1', { confirmedAt: 2, counter: 0, lookupKey: 'cred-1' }), true);
+      assert.equal(await store.activateFactor(bob, 'wa-2', { confirmedAt: 2, counter: 0, lookupKey: 'cred-1' }), false, 'the unique index exists');
+      assert.equal(await store.activateFactor(alice, 'f-sms', { confirmedAt: 3, counter: null }), true, 'factors without a key do not clash');
+      const state = { type: 'webauthn', purpose: 'step_up', userId: alice, factorId: null, secret: 'c'.repeat(43), createdAt: 1, expiresAt: 2, attempts: 0 };
+      await store.putFactorState(`user:${alice}:webauthn`, state, 60);
+      assert.deepEqual(await store.getFactorState(`user:${alice}:webauthn`), state);
+      await store.putFactorState('login:ch-3', { ...state, type: 'sms', purpose: 'login', factorId: 'f-sms', secret: 'HashOfNewCode' }, 60);
+
+      // Down to 0001: the columns and the table come back with what they can hold.
+      await db.migrate.down(config);
+      assert.deepEqual(Array.from(await db(t('migrations')).select('name'), (r: { name: string }) => r.name), [MIGRATIONS[0]]);
+      assert.deepEqual(
+        await database.listTables(),
+        withPrefix([...STORE_TABLES.filter((n) => n !== 'factor_state'), 'oob_codes', 'migrations', 'migrations_lock']),
+      );
+      const totpRow: { last_step: unknown } = await db(t('factors')).where({ user_id: alice, id: 'f-totp' }).first('last_step');
+      assert.equal(Number(totpRow.last_step), 58_000_124);
+      assert.equal(await db.schema.hasColumn(t('factors'), 'lookup_key'), false);
+      assert.equal(await db.schema.hasColumn(t('factors'), 'counter'), false);
+      const codes: { code_key: string; code_hash: string }[] = await db(t('oob_codes')).select('code_key', 'code_hash').orderBy('code_key');
+      assert.deepEqual(Array.from(codes, (r) => [r.code_key, r.code_hash]), [['login:ch-1', 'HashOfEmailCode'], ['login:ch-3', 'HashOfNewCode']], 'WebAuthn state without a factor id stays behind');
+
+      // And up again: the keys are gone, so the key bob was refused is free now.
+      await migrate(db, { tablePrefix });
+      const upAgain = knexStore(db, { tablePrefix });
+      assert.equal((await upAgain.getFactor(alice, 'f-totp'))?.counter, 58_000_124);
+      assert.equal((await upAgain.getFactor(alice, 'wa-1'))?.lookupKey, null);
+      assert.equal((await upAgain.getFactorState('login:ch-3'))?.secret, 'HashOfNewCode');
+      assert.equal(await upAgain.activateFactor(bob, 'wa-2', { confirmedAt: 4, counter: 0, lookupKey: 'cred-1' }), true);
+    });
+
+    it('completes a 0002 run that died halfway (MySQL/MariaDB DDL is not transactional)', async () => {
+      const { db, tablePrefix } = database;
+      const t = (name: string) => `${tablePrefix}${name}`;
+      await db.migrate.up({ migrationSource: secondfactorMigrations({ tablePrefix }), tableName: t('migrations'), name: MIGRATIONS[0] });
+      const userId = `user-${randomUUID()}`;
+      await db(t('factors')).insert({
+        user_id: userId, id: 'f-sms', type: 'sms', label: null, status: 'active', secret: null, data: '{}', last_step: null,
+        created_at: 1, confirmed_at: 2, last_used_at: null,
+      });
+      await db(t('oob_codes')).insert({
+        code_key: 'login:ch-1', code_hash: 'h', purpose: 'login', factor_id: 'f-sms', user_id: userId, created_at: 1,
+        expires_at: 2, attempts: 0, purge_at: Date.now() + 3_600_000,
+      });
+      // The first steps of 0002 as a run that died would have left them (each DDL statement commits on its own in MySQL).
+      await db.schema.alterTable(t('factors'), (table) => {
+        table.renameColumn('last_step', 'counter');
+      });
+      await db.schema.alterTable(t('factors'), (table) => {
+        table.string('lookup_key', 512).nullable();
+      });
+      if (backend === 'mariadb') {
+        await db.schema.alterTable(t('factors'), (table) => {
+          table.unique(['type', 'lookup_key'], { indexName: t('factors_lookup_uq') });
+        });
+      }
+      await migrate(db, { tablePrefix });
+      const store = knexStore(db, { tablePrefix });
+      assert.equal((await store.getFactorState('login:ch-1'))?.type, 'sms');
+      assert.equal((await store.getFactor(userId, 'f-sms'))?.counter, null);
+      assert.deepEqual(await database.listTables(), withPrefix([...STORE_TABLES, 'migrations', 'migrations_lock']));
     });
   });
 }
