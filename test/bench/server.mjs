@@ -23,7 +23,7 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const express = require('express');
 const Knex = require('knex');
-const { createMfa, composeStores, generateTotp } = require('@secondfactor/core');
+const { backupCodes, createMfa, composeStores, generateTotp, totp } = require('@secondfactor/core');
 const { knexStore } = require('@secondfactor/knex');
 const { mfaRouter, mfaGate, requireMfa, mfaErrorHandler } = require('@secondfactor/express');
 
@@ -64,7 +64,7 @@ const mfa = createMfa({
   store,
   encryptionKeys: { current: 'k1', keys: { k1: Buffer.alloc(32, 3).toString('base64') } },
   signingKey: 'bench-signing-key-0123456789abcdef0123456789',
-  backupCodes: { bcryptCost: 4, count: 5 },
+  factors: [totp(), backupCodes({ bcryptCost: 4, count: 5 })],
   limits: { perIpPerWindow: 1_000_000, backoffAfterFailures: 100, lockAfterFailures: 100 },
   clock,
 });
@@ -97,8 +97,8 @@ app.post('/__bench/seed', express.json(), async (req, res, next) => {
     for (let i = 0; i < count; i += 10) {
       const batch = await Promise.all(Array.from({ length: Math.min(10, count - i) }, async (_, j) => {
         const userId = `${prefix}${i + j}`;
-        const e = await mfa.totp.enroll(userId);
-        const r = await mfa.totp.confirm(userId, e.factorId, await generateTotp(e.secret, clock(), { algorithm: 'SHA1', digits: 6, periodSeconds: 30 }));
+        const e = await mfa.enroll(userId, 'totp');
+        const r = await mfa.confirm(userId, e.factorId, { code: await generateTotp(e.secret, clock(), { algorithm: 'SHA1', digits: 6, periodSeconds: 30 }) });
         if (!r.ok) throw new Error(`seed confirm failed for ${userId}: ${JSON.stringify(r)}`);
         return { userId, secret: e.secret };
       }));

@@ -2,7 +2,7 @@
 // Twilio API. Enrolment, login, pumping limits and provider failures.
 import express from 'express';
 import request from 'supertest';
-import { createMfa, memoryStore } from '@secondfactor/core';
+import { backupCodes, createMfa, memoryStore, sms, totp, type SmsOptions } from '@secondfactor/core';
 import { mfaGate, mfaRouter, mfaErrorHandler } from '@secondfactor/express';
 import { twilioSms } from '@secondfactor/twilio';
 import { startFakeTwilio, type FakeTwilio } from '../../packages/twilio/test/fake-twilio';
@@ -17,7 +17,7 @@ beforeAll(async () => {
 });
 afterAll(() => fake.close());
 
-function build(overrides: Parameters<typeof createMfa>[0]['oob'] = {}) {
+function build(overrides: Omit<SmsOptions, 'sender'> = {}) {
   let now = Date.UTC(2026, 0, 1, 0, 0, 10);
   const store = memoryStore();
   const mfa = createMfa({
@@ -25,9 +25,11 @@ function build(overrides: Parameters<typeof createMfa>[0]['oob'] = {}) {
     store,
     encryptionKeys: { current: 'k1', keys: { k1: Buffer.alloc(32, 9).toString('base64') } },
     signingKey: 'sms-http-signing-key-0123456789abcdef0123',
-    backupCodes: { bcryptCost: 4 },
-    sms: twilioSms({ accountSid: SID, authToken: 'secret-token', from: '+15005550006', httpClient: new LocalRequestClient(fake.base), timeoutMs: 1000 }),
-    oob: overrides,
+    factors: [
+      totp(),
+      sms({ sender: twilioSms({ accountSid: SID, authToken: 'secret-token', from: '+15005550006', httpClient: new LocalRequestClient(fake.base), timeoutMs: 1000 }), ...overrides }),
+      backupCodes({ bcryptCost: 4 }),
+    ],
     clock: () => now,
   });
   const app = express();

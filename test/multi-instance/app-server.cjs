@@ -12,7 +12,7 @@ const { monitorEventLoopDelay } = require('node:perf_hooks');
 const express = require('express');
 const Knex = require('knex');
 const Redis = require('ioredis');
-const { createMfa, composeStores } = require('@secondfactor/core');
+const { backupCodes, composeStores, createMfa, email, sms, totp } = require('@secondfactor/core');
 const { knexStore } = require('@secondfactor/knex');
 const { redisStore } = require('@secondfactor/redis');
 const { mfaRouter, mfaGate, mfaErrorHandler } = require('@secondfactor/express');
@@ -51,6 +51,7 @@ const outboxSender = { async send(message) {
   if (outbox.size > 5000) outbox.delete(outbox.keys().next().value);
 } };
 
+const OOB = { resendCooldownSeconds: 0, sendLimits: { perIpPerHour: 100000, globalPerHour: 10_000_000, perDestinationPerHour: 1000 } };
 const mfa = createMfa({
   issuer: 'Multi Instance',
   store: composeStores({
@@ -59,18 +60,17 @@ const mfa = createMfa({
   }),
   encryptionKeys: { current: 'k1', keys: { k1: Buffer.alloc(32, 7).toString('base64') } },
   signingKey: 'multi-instance-signing-key-0123456789abcdef',
-  backupCodes: { bcryptCost: 4 },
+  factors: [
+    totp(),
+    ...(monitor ? [sms({ sender: outboxSender, ...OOB }), email({ sender: outboxSender, ...OOB })] : []),
+    backupCodes({ bcryptCost: 4 }),
+  ],
   limits: {
     backoffAfterFailures: Number(env.SF_BACKOFF_AFTER || 5),
     lockAfterFailures: Number(env.SF_LOCK_AFTER || 100),
     ...(env.SF_PER_IP_PER_WINDOW ? { perIpPerWindow: Number(env.SF_PER_IP_PER_WINDOW) } : {}),
   },
   onEvent,
-  ...(monitor ? {
-    sms: outboxSender,
-    email: outboxSender,
-    oob: { resendCooldownSeconds: 0, sendLimits: { perIpPerHour: 100000, globalPerHour: 10_000_000, perDestinationPerHour: 1000 } },
-  } : {}),
 });
 
 const app = express();

@@ -284,7 +284,7 @@ const server = app.listen(0, '127.0.0.1', async () => {
 
 // A TypeScript consumer: strict, NodeNext, skipLibCheck off so our declarations (and what they import) are checked too.
 const TS_CJS = `import express, { type Request } from 'express';
-import { createMfa, composeStores, memoryStore, MfaError, type Mfa, type MfaStore } from '@secondfactor/core';
+import { backupCodes, createMfa, composeStores, email, memoryStore, MfaError, sms, totp, type Mfa, type MfaStore } from '@secondfactor/core';
 import { runStoreConformance } from '@secondfactor/core/testing';
 import { mfaRouter, mfaGate, requireMfa, mfaErrorHandler } from '@secondfactor/express';
 import { knexStore, migrate } from '@secondfactor/knex';
@@ -303,8 +303,12 @@ export async function build(): Promise<express.Express> {
     store,
     encryptionKeys: { current: 'k1', keys: { k1: 'a'.repeat(44) } },
     signingKey: 'typed-host-signing-key-0123456789abcdef',
-    sms: twilioSms({ accountSid: 'AC0', authToken: 't', from: '+15005550006' }),
-    email: smtpEmail({ transport: 'smtp://localhost:2525', from: 'no-reply@example.com' }),
+    factors: [
+      totp(),
+      sms({ sender: twilioSms({ accountSid: 'AC0', authToken: 't', from: '+15005550006' }) }),
+      email({ sender: smtpEmail({ transport: 'smtp://localhost:2525', from: 'no-reply@example.com' }) }),
+      backupCodes(),
+    ],
   });
   const app = express();
   app.use(express.json());

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster } from 'ioredis';
 import {
-  composeStores, createMfa, generateTotp, memoryStore, type ChallengeRecord, type EphemeralStore, type Mfa, type FactorStateRecord,
+  backupCodes, composeStores, createMfa, generateTotp, memoryStore, totp, type ChallengeRecord, type EphemeralStore, type Mfa, type FactorStateRecord,
 } from '@secondfactor/core';
 import { runStoreConformance } from '@secondfactor/core/testing';
 import { knexStore, migrate } from '@secondfactor/knex';
@@ -202,7 +202,7 @@ describeWithRedisCluster('Redis Cluster: 3 masters + 3 replicas started by the t
         store: composeStores({ durable: knexStore(database.db, { tablePrefix: database.tablePrefix }), ephemeral: redisStore(client(), { keyPrefix }) }),
         encryptionKeys: { current: 'k1', keys: { k1: Buffer.alloc(32, 3).toString('base64') } },
         signingKey: 'cluster-test-signing-key-0123456789abcdef',
-        backupCodes: { bcryptCost: 4, count: 20 },
+        factors: [totp(), backupCodes({ bcryptCost: 4, count: 20 })],
         limits: { backoffAfterFailures: 100, lockAfterFailures: 100 },
         clock,
       });
@@ -217,8 +217,8 @@ describeWithRedisCluster('Redis Cluster: 3 masters + 3 replicas started by the t
       let now = Date.now();
       const mfa = engine(keyPrefix, () => now);
       const user = `u-${randomUUID()}`;
-      const setup = await mfa.totp.enroll(user);
-      const confirmed = await mfa.totp.confirm(user, setup.factorId, await generateTotp(setup.secret, now - 30_000, P));
+      const setup = await mfa.enroll(user, 'totp');
+      const confirmed = await mfa.confirm(user, setup.factorId, { code: await generateTotp(setup.secret, now - 30_000, P) });
       if (!confirmed.ok) throw new Error('confirm failed');
       const codes = [...confirmed.backupCodes!];
       const start = async () => {

@@ -4,7 +4,7 @@
 // its own random schema, dropped afterwards.
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
-import { createMfa, generateTotp, MfaError, type Mfa } from '@secondfactor/core';
+import { backupCodes, createMfa, generateTotp, MfaError, totp, type Mfa } from '@secondfactor/core';
 import { runStoreConformance } from '@secondfactor/core/testing';
 import { createSchema, dropSchema, pgStore } from '../src';
 import { describeWithService, POSTGRES_URL } from '../../../test/support/services';
@@ -49,7 +49,7 @@ describeWithService('PostgreSQL', POSTGRES_URL)('custom pg adapter (examples/cus
         store: pgStore(db.pool, { schema: db.schema }),
         encryptionKeys: { current: 'k1', keys: { k1: Buffer.alloc(32, 1).toString('base64') } },
         signingKey: 'test-signing-key-with-at-least-32-characters!',
-        backupCodes: { bcryptCost: 4 },
+        factors: [totp(), backupCodes({ bcryptCost: 4 })],
         clock: () => now,
       });
     });
@@ -61,8 +61,8 @@ describeWithService('PostgreSQL', POSTGRES_URL)('custom pg adapter (examples/cus
       const userId = `user-${randomBytes(4).toString('hex')}`;
 
       // Enrol and confirm: activateFactor + advanceFactorCounter, and the first backup code set.
-      const enrollment = await mfa.totp.enroll(userId, { label: 'Phone', accountName: `${userId}@example.com` });
-      const confirmed = await mfa.totp.confirm(userId, enrollment.factorId, await generateTotp(enrollment.secret, now, TOTP));
+      const enrollment = await mfa.enroll(userId, 'totp', { label: 'Phone', accountName: `${userId}@example.com` });
+      const confirmed = await mfa.confirm(userId, enrollment.factorId, { code: await generateTotp(enrollment.secret, now, TOTP) });
       expect(confirmed.ok).toBe(true);
       if (!confirmed.ok) return;
       const backupCodes = confirmed.backupCodes ?? [];

@@ -6,7 +6,7 @@ import path from 'node:path';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
-import { composeStores, createMfa, type CodeSender, type Mfa, type MfaStore } from '@secondfactor/core';
+import { backupCodes, composeStores, createMfa, sms, totp, type CodeSender, type Mfa, type MfaStore } from '@secondfactor/core';
 import { clearAssertionCookie, describeError, mfaErrorHandler, mfaGate, mfaRouter, requireMfa } from '@secondfactor/express';
 import { knexStore, migrate as migrateMfa } from '@secondfactor/knex';
 import { redisStore } from '@secondfactor/redis';
@@ -182,7 +182,8 @@ export function createApp(config: AppConfig): ExampleApp {
   const store = config.store ?? (ephemeral ? composeStores({ durable, ephemeral }) : durable);
   migrations.push(() => migrateMfa(knex, { tablePrefix: 'mfa_' }));
   const encryptionKeys = { current: 'k1', keys: { k1: keys.mfaEncryptionKey } };
-  const mfa = createMfa({ issuer, store, encryptionKeys, signingKey: keys.mfaSigningKey, sms: config.sms, clock: now, backupCodes: { bcryptCost } });
+  const factors = [totp(), ...(config.sms ? [sms({ sender: config.sms })] : []), backupCodes({ bcryptCost })];
+  const mfa = createMfa({ issuer, store, encryptionKeys, signingKey: keys.mfaSigningKey, clock: now, factors });
   const cookie = { secure: secureCookies }; // trusted-device and assertion cookies: Secure and __Host- in production
   const getUserId = (req: Request) => req.user?.id;
   app.use('/mfa', mfaRouter(mfa, {
@@ -239,7 +240,7 @@ export function createApp(config: AppConfig): ExampleApp {
 
   // ---- the security pages (UI for the routes above) ----
   app.get('/settings', requireLogin, (req, res) =>
-    html(res, settingsPage(req.user!, { smsAvailable: mfa.methods.includes('sms'), devMode: config.devCodes !== undefined })));
+    html(res, settingsPage(req.user!, { smsAvailable: mfa.factorTypes.some((t) => t.type === 'sms'), devMode: config.devCodes !== undefined })));
   app.get('/step-up', requireLogin, async (req, res) => {
     const { enabled } = await mfa.status(req.user!.id);
     html(res, stepUpPage(req.user!, { next: safeNext(req.query.next), enabled, maxAge }));

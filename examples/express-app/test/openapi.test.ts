@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import knexFactory from 'knex';
 import request from 'supertest';
 import { parse } from 'yaml';
+import { consoleSender } from '@secondfactor/core';
 import { createApp, type ExampleApp } from '../src/app';
 import { OPENAPI_YAML } from '../src/openapi';
 
@@ -14,6 +15,7 @@ beforeAll(async () => {
     knex: knexFactory({ client: 'better-sqlite3', connection: { filename: ':memory:' }, useNullAsDefault: true }),
     keys: { mfaEncryptionKey: Buffer.alloc(32, 7).toString('base64'), mfaSigningKey: 'openapi-test-signing-key-of-at-least-32-chars', sessionSecret: 'openapi-test-session-secret-of-at-least-32-chars' },
     bcryptCost: 4,
+    sms: consoleSender({ log: () => {} }),
   });
   await example.migrate();
 });
@@ -33,9 +35,21 @@ test('GET /mfa/openapi.json is docs/openapi.yaml as JSON, describing the routes 
   expect(routes.length).toBeGreaterThanOrEqual(16);
   const unknown = await request(example.app).post('/mfa/no-such-route').set('Content-Type', 'application/json').send({});
   expect([unknown.status, unknown.body.code]).toEqual([404, 'not_found']); // what a missing route looks like
+  // Setup, confirm and challenge routes are mounted per factor type the server offers (this one:
+  // no email codes): a documented route of a type it does not offer is a 404 like any unknown path.
+  const offered = new Set(example.mfa.factorTypes.map((t) => t.type));
+  const typeOf = (url: string) => /^\/mfa\/(?:challenge\/)?(\w+)(?:\/(?:setup|confirm))?$/.exec(url)?.[1];
+  const perType = routes.filter(([, url]) => /\/(setup|confirm)$|\/challenge\//.test(url));
+  expect(perType.map(([, url]) => typeOf(url))).toEqual(expect.arrayContaining(['totp', 'sms', 'email']));
   for (const [method, url] of routes) {
     const r = await request(example.app)[method as 'get' | 'post' | 'delete'](url).set('Content-Type', 'application/json').send(method === 'get' ? undefined : {});
+    const type = perType.some(([, u]) => u === url) ? typeOf(url) : undefined;
+    if (type !== undefined && !offered.has(type)) {
+      expect([url, r.status, r.body.code]).toEqual([url, 404, 'not_found']);
+      continue;
+    }
     expect([url, r.status, r.body.code]).not.toEqual([url, 404, 'not_found']);
     expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
   }
+  expect(offered).toEqual(new Set(['totp', 'sms', 'backup_code']));
 });

@@ -6,7 +6,7 @@
 // when the API session starts (mfaGate), and step-up for sensitive routes (requireMfa).
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { createMfa, type Mfa, type MfaStore } from '@secondfactor/core';
+import { backupCodes, createMfa, totp, type Mfa, type MfaStore } from '@secondfactor/core';
 import { mfaErrorHandler, mfaGate, mfaRouter, requireMfa } from '@secondfactor/express';
 
 declare global {
@@ -87,7 +87,7 @@ export function createApi(config: OidcApiConfig): { app: express.Express; mfa: M
     signingKey: config.keys.mfaSigningKey,
     // The MFA assertion is the API session's second half: it lives as long as the session.
     assertion: { ttlSeconds: config.sessionSeconds ?? 3600 },
-    backupCodes: { bcryptCost: config.bcryptCost ?? 10 },
+    factors: [totp(), backupCodes({ bcryptCost: config.bcryptCost ?? 10 })],
     ...(config.clock ? { clock: config.clock } : {}),
   });
   // The user id is the provider's `sub` (with several providers, prefix it with the issuer).

@@ -10,7 +10,7 @@ import { Passport } from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
-import { composeStores, createMfa, type Mfa } from '@secondfactor/core';
+import { backupCodes, composeStores, createMfa, totp, type Mfa } from '@secondfactor/core';
 import { mfaErrorHandler, mfaGate, mfaRouter, requireMfa, clearAssertionCookie } from '@secondfactor/express';
 import { knexStore, migrate as migrateMfa } from '@secondfactor/knex';
 import { redisStore } from '@secondfactor/redis';
@@ -155,7 +155,7 @@ export function createApp(config: PassportAppConfig): PassportApp {
     }),
     encryptionKeys: { current: 'k1', keys: { k1: config.keys.mfaEncryptionKey } },
     signingKey: config.keys.mfaSigningKey,
-    backupCodes: { bcryptCost },
+    factors: [totp(), backupCodes({ bcryptCost })],
   });
   const cookie = { secure }; // trusted-device and assertion cookies
   const getUserId = (req: Request) => req.user?.id;

@@ -25,7 +25,8 @@ export interface RequestContext {
 }
 
 export interface MfaEvent {
-  type: MfaEventType;
+  /** One of `MfaEventType`, or an event a factor plugin emits (`<type>.<what>`, e.g. a clone warning). */
+  type: MfaEventType | (string & {});
   userId: string;
   factorId?: string;
   factorType?: string;

@@ -1,12 +1,12 @@
 // packages/core/src/factor-plugin.ts
-// The one interface every factor type implements — TOTP, SMS, email, backup codes, WebAuthn,
-// and whatever a host writes. `createMfa({ factors: [...] })` receives the plugins; the login
+// The one interface every factor type implements — TOTP, SMS, email, backup codes, security
+// keys (a separate package), and whatever a host writes. `createMfa({ factors: [...] })` receives the plugins; the login
 // challenge, enrolment, step-up, fresh proof, attempt limits, events, storage and the router
 // work on this interface only. A plugin decides; the flows persist (atomically) and count.
 import type { RequestContext } from './events';
 import type { FactorRecord, MfaStore } from './store';
 
-/** Why a verification failed. `replayed`: right but already used (a TOTP step, a WebAuthn counter that did not advance). */
+/** Why a verification failed. `replayed`: right but already used (a TOTP step, a signature counter that did not advance). */
 export type PluginFailureReason = 'invalid_code' | 'replayed';
 
 /** Which flow asks: a login's second step, activating a new factor, a step-up, or fresh proof for a change. */
@@ -14,7 +14,7 @@ export type VerifyPurpose = 'login' | 'enroll' | 'step_up' | 'management';
 
 /**
  * What a user sent to prove a factor: a `code` (a string the plugin parses) or a `response`
- * (a JSON object such as WebAuthn's `AuthenticationResponseJSON`). Which one a plugin takes is
+ * (a JSON object, such as a security key's signed assertion). Which one a plugin takes is
  * its `input`.
  */
 export interface FactorInput {
@@ -24,13 +24,13 @@ export interface FactorInput {
 
 /**
  * State a plugin asked the flow to keep between two requests: an enrolment's challenge, a code
- * sent for one login or step-up, WebAuthn options. Kept bound to one login challenge, one pending
+ * sent for one login or step-up, a security key's challenge. Kept bound to one login challenge, one pending
  * factor or one signed-in user; single use; it expires with what it is bound to.
  */
 export interface PluginState {
-  /** The factor it is for, or null when any of the user's factors of this type may answer (WebAuthn). */
+  /** The factor it is for, or null when any of the user's factors of this type may answer (any of their security keys). */
   factorId: string | null;
-  /** What verification compares against: a keyed hash of a sent code, a WebAuthn challenge. */
+  /** What verification compares against: a keyed hash of a sent code, a random challenge to sign. */
   secret: string;
   /** Epoch ms. */
   createdAt: number;
@@ -59,8 +59,8 @@ export interface FactorContext {
   openSecret(factor: FactorRecord): Promise<string>;
   /** The engine's store (behind the boundary that turns store failures into `store_unavailable`). */
   readonly store: MfaStore;
-  /** Emits a security event (`type` is free-form for plugins, e.g. `webauthn.clone_warning`). */
-  emit(event: { type: string; userId: string; factorId?: string; outcome: 'success' | 'failure'; reason?: string; purpose?: string }, req?: RequestContext): void;
+  /** Emits a security event (`type` is free-form for plugins, e.g. `<type>.clone_warning`). */
+  emit(event: { type: string; userId: string; factorId?: string; factorType?: string; outcome: 'success' | 'failure'; reason?: string; purpose?: string }, req?: RequestContext): void;
 }
 
 /** The first step of an enrolment: what to store on the pending factor and what to show the user. */
@@ -71,7 +71,7 @@ export interface EnrollBegin {
   secret?: string;
   /** Public data for the setup response: `{secret, otpauthUri, qrCode}`, `{sentTo}`, `{options}`. */
   show: Record<string, unknown>;
-  /** State to keep until the enrolment is confirmed (a sent code's MAC, a WebAuthn challenge). */
+  /** State to keep until the enrolment is confirmed (a sent code's MAC, a challenge to sign). */
   state?: { secret: string; ttlSeconds: number };
   /** Default label when the user gave none. */
   label: string;
@@ -80,11 +80,11 @@ export interface EnrollBegin {
 /** The second step of an enrolment succeeded: what the active factor holds. */
 export interface EnrollFinish {
   ok: true;
-  /** Replaces the pending factor's data when given (e.g. the WebAuthn credential). */
+  /** Replaces the pending factor's data when given (e.g. a registered public-key credential). */
   data?: Record<string, unknown>;
   /** The per-factor counter to start from (the TOTP step used to confirm, the signature counter). */
   counter: number | null;
-  /** An identifier unique across all users for this type (a WebAuthn credential id); the store refuses a second one. */
+  /** An identifier unique across all users for this type (a public-key credential id); the store refuses a second one. */
   lookupKey?: string;
 }
 
@@ -95,7 +95,7 @@ export interface VerifySuccess {
   factorId: string | null;
   /** RFC 8176 values for this verification (e.g. `['otp']`, `['hwk', 'user']`). */
   amr: string[];
-  /** Advance the factor's counter to this value, only if greater (TOTP step, WebAuthn signature counter). */
+  /** Advance the factor's counter to this value, only if greater (TOTP step, signature counter). */
   counter?: number;
   /** Spends what the flow cannot (a backup code). True for exactly one of concurrent callers. */
   spend?: () => Promise<boolean>;
@@ -104,7 +104,7 @@ export interface VerifySuccess {
 export interface VerifyFailure {
   ok: false;
   reason: PluginFailureReason;
-  /** A security event to emit besides the failure (e.g. `webauthn.clone_warning`, `totp.replay_rejected`). */
+  /** A security event to emit besides the failure (e.g. `totp.replay_rejected`, a clone warning). */
   warning?: string;
   /** The factor concerned, when known. */
   factorId?: string;
@@ -127,15 +127,19 @@ export interface FactorPlugin {
   readonly type: string;
   /** What `/verify`, `/step-up`, `/:type/confirm` and fresh proof carry: a `code` string or a `response` object. */
   readonly input: 'code' | 'response';
-  /** Resists phishing (a verifier-name-bound key: WebAuthn). Shown in status; policies may require it. */
+  /** Resists phishing (a key bound to the verifier's name, such as a security key). Shown in status; policies may require it. */
   readonly phishingResistant: boolean;
   /** NIST SP 800-63B "restricted" authenticator (SMS). */
   readonly restricted: boolean;
+  /** Wrong answers allowed against one piece of state (a sent code); at most the engine's `challenge.maxAttempts`. */
+  readonly maxAttempts?: number;
   /**
    * Checks what the user sent, strictly and before anything is counted: returns the value
-   * `verify`/`finish` receive, or throws `MfaError('invalid_request', …, {field})`.
+   * `verify`/`finish` receive, or throws `MfaError('invalid_request', …, {field})`. `factors` are
+   * the factors it may be checked against (the user's active ones of this type, or the pending one
+   * being confirmed), so a code no factor could have produced is bad input, not a failed attempt.
    */
-  parseInput(input: FactorInput): unknown;
+  parseInput(input: FactorInput, factors: FactorRecord[]): unknown;
   /** Whether this method can be offered to a user at login and step-up; default: an active factor of this type. */
   offered?(ctx: FactorContext, args: StepArgs & { factors: FactorRecord[] }): Promise<boolean>;
   /** Extra public fields of a factor in `/status` (a masked phone number). */
@@ -146,16 +150,23 @@ export interface FactorPlugin {
     parse(ctx: FactorContext, body: Record<string, unknown>): unknown;
     /** Starts an enrolment for a new pending factor `factorId`. May send a code. */
     begin(ctx: FactorContext, args: StepArgs & { factorId: string; input: unknown; accountName: string; existing: FactorRecord[] }): Promise<EnrollBegin>;
-    /** Proves the pending factor: a first code, a WebAuthn attestation. */
+    /** Proves the pending factor: a first code, a signed attestation. */
     finish(ctx: FactorContext, args: StepArgs & { factor: FactorRecord; input: unknown; state: PluginState | null }): Promise<EnrollFinish | VerifyFailure>;
   };
 
   /**
-   * A per-verification step before the user answers (send a code; WebAuthn request options).
+   * A per-verification step before the user answers (send a code; a security key's request options).
    * Its state is kept by the flow, bound to the login challenge (or the signed-in user for
    * step-up and fresh proof), single use.
    */
-  challenge?(ctx: FactorContext, args: StepArgs & { factors: FactorRecord[]; factorId?: string; purpose: 'login' | 'step_up' }): Promise<{
+  challenge?(ctx: FactorContext, args: StepArgs & {
+    factors: FactorRecord[];
+    /** The factor the user picked (one of several phones), if any. */
+    factorId?: string;
+    purpose: 'login' | 'step_up';
+    /** The state this step will replace, if any (for a resend cooldown). */
+    previous: PluginState | null;
+  }): Promise<{
     factorId: string | null;
     state: { secret: string; ttlSeconds: number };
     /** The public answer: `{sentTo}`, `{options}`. */
@@ -176,6 +187,5 @@ export interface FactorPlugin {
     /** A new set replacing the old one; the plain codes, shown once. */
     issue(ctx: FactorContext, args: StepArgs): Promise<string[]>;
     remaining(ctx: FactorContext, args: StepArgs): Promise<number>;
-    clear(ctx: FactorContext, args: StepArgs): Promise<void>;
   };
 }

@@ -8,21 +8,21 @@
 export interface FactorRecord {
   id: string;
   userId: string;
-  /** Factor type name (the plugin's `type`), e.g. `totp`, `sms`, `email`, `webauthn`. */
+  /** Factor type name (the plugin's `type`), e.g. `totp`, `sms`, `email`, or a type from another package. */
   type: string;
   label: string | null;
   status: 'pending' | 'active';
   /** Encrypted secret envelope (`v1.<keyId>.<iv>.<ciphertext>`) for TOTP; null for other types. */
   secret: string | null;
-  /** Type-specific data that is not secret: `{algorithm, digits, periodSeconds}`, `{phone}`, `{email}`, a WebAuthn public key. */
+  /** Type-specific data that is not secret: `{algorithm, digits, periodSeconds}`, `{phone}`, `{email}`, a public key. */
   data: Record<string, unknown>;
   /**
    * The highest accepted per-factor counter (replay and clone guard): the last TOTP time step, the
-   * last WebAuthn signature counter. Null when none was recorded yet.
+   * last signature counter of a security key. Null when none was recorded yet.
    */
   counter: number | null;
   /**
-   * An identifier unique across all users within one factor type (a WebAuthn credential id), or
+   * An identifier unique across all users within one factor type (a public-key credential id), or
    * null. The store refuses to activate a second factor with the same type and key.
    */
   lookupKey: string | null;
@@ -65,7 +65,7 @@ export interface ChallengeRecord {
 }
 
 /**
- * State a factor keeps for one verification — a sent code's keyed hash, a WebAuthn challenge —
+ * State a factor keeps for one verification — a sent code's keyed hash, a security key's challenge —
  * stored under a key that binds it to one login challenge (`login:<challengeId>:<type>`), one
  * pending factor (`enroll:<factorId>`) or one signed-in user (`user:<userId>:<type>`). Single use.
  */
@@ -77,7 +77,7 @@ export interface FactorStateRecord {
   userId: string;
   /** The factor it is for, or null when any of the user's factors of this type may answer. */
   factorId: string | null;
-  /** What verification compares against: a keyed hash (the code itself is never stored), a WebAuthn challenge. */
+  /** What verification compares against: a keyed hash (the code itself is never stored), a challenge to sign. */
   secret: string;
   createdAt: number;
   expiresAt: number;
@@ -146,7 +146,7 @@ export interface DurableStore {
   deleteTrustedDevices(userId: string): Promise<number>;
 }
 
-/** Short-lived data: login challenges, factor state (sent codes, WebAuthn challenges), counters, attempt state. */
+/** Short-lived data: login challenges, factor state (sent codes, security-key challenges), counters, attempt state. */
 export interface EphemeralStore {
   createChallenge(challenge: ChallengeRecord, ttlSeconds: number): Promise<void>;
   getChallenge(id: string): Promise<ChallengeRecord | null>;

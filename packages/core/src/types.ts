@@ -8,19 +8,20 @@ export type FailureReason = 'invalid_code' | 'challenge_expired' | 'too_many_att
 
 export type Failure = { ok: false; reason: FailureReason; retryAfter?: number };
 
-/** Login methods: factor types plus backup codes. */
-export type LoginMethod = 'totp' | 'sms' | 'email' | 'backup_code';
-
 export interface FactorSummary {
   id: string;
   type: string;
   label: string | null;
   /** NIST 800-63B "restricted" authenticator (SMS). */
   restricted: boolean;
+  /** Resists phishing (a security key bound to this site). */
+  phishingResistant: boolean;
   /** Masked destination for sms/email factors. */
   destination?: string;
   createdAt: string;
   lastUsedAt: string | null;
+  /** Further public details a factor type adds (`describe`). */
+  [detail: string]: string | boolean | null | undefined;
 }
 
 export interface MfaStatus {
@@ -32,21 +33,11 @@ export interface MfaStatus {
   locked: boolean;
 }
 
-export interface TotpEnrollment {
-  factorId: string;
-  /** Base32 secret: shown once, for manual entry. */
-  secret: string;
-  otpauthUri: string;
-  /** `data:image/png;base64,…` */
-  qrCode: string;
-  qrSvg: string;
-}
-
 export type ConfirmResult = { ok: true; factor: FactorSummary; backupCodes?: string[] } | Failure;
 
 export type LoginStart =
   | { required: false; trustedDevice: boolean }
-  | { required: true; challengeToken: string; methods: LoginMethod[]; expiresAt: string };
+  | { required: true; challengeToken: string; methods: string[]; expiresAt: string };
 
 export interface LoginSuccess {
   ok: true;
@@ -62,12 +53,23 @@ export interface LoginSuccess {
 export type LoginVerifyResult = LoginSuccess | Failure;
 
 /**
- * Fresh proof for sensitive management operations (DESIGN invariant 8): a current code, a
- * recent MFA assertion of the same user, or — where the host opted in — the host's password
- * check wrapped by `passwordProof()` (never plain data).
+ * A factor as proof: `{method, code}`, `{method, response}` (a security key), or a bare `{code}`
+ * — tried against the user's code factors that need no challenge step (an authenticator app's
+ * code, a backup code).
+ */
+export interface FactorProof {
+  method?: string;
+  code?: string;
+  response?: unknown;
+}
+
+/**
+ * Fresh proof for sensitive management operations (DESIGN invariant 8): a factor, a recent MFA
+ * assertion of the same user, or — where the host opted in — the host's password check wrapped
+ * by `passwordProof()` (never plain data).
  */
 export type FreshProof =
-  | { code: string }
+  | FactorProof
   | { assertion: string }
   | PasswordProof;
 

@@ -2,7 +2,7 @@
 // RFC 6238 Appendix B — TOTP test values (T0 = 0, X = 30, 8 digits), verbatim, with the
 // per-algorithm seeds of the Appendix A reference code (see the RFC 6238 erratum: SHA-256 and
 // SHA-512 use 32- and 64-byte seeds). https://www.rfc-editor.org/rfc/rfc6238#appendix-B
-import type { TotpAlgorithm } from '../src/totp';
+import type { TotpAlgorithm } from '../src/factors/totp/totp';
 
 export const RFC6238_SEEDS: Record<TotpAlgorithm, string> = {
   SHA1: '12345678901234567890',

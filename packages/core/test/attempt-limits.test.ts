@@ -34,7 +34,7 @@ test('the counter is shared by challenges, step-up and management (RL-02)', asyn
   await enrolTotp(h);
   await wrong(h);
   await wrong(h);
-  expect((await h.mfa.stepUp('alice', { code: '000000' })).ok).toBe(false);
+  expect((await h.mfa.stepUp.verify('alice', { code: '000000' })).ok).toBe(false);
   expect((await h.mfa.backupCodes.regenerate('alice', { code: '000000' })).ok).toBe(false);
   expect((await h.mfa.disable('alice', { code: '000000' })).ok).toBe(false);
   expect(await wrong(h)).toMatchObject({ reason: 'too_many_attempts' });

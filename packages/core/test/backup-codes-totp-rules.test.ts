@@ -3,7 +3,7 @@
 // sizes (added for issue #14 — mutation testing showed these edges went unasserted).
 import bcrypt from 'bcryptjs';
 import { createTotpKeyUri, generateBackupCodes, generateTotpForStep, generateTotpSecret, normalizeBackupCode, timeStepAt, verifyTotp } from '@secondfactor/core';
-import { findBackupCodeHash, generateBcryptSalt, hashBackupCode, hashBackupCodeSet } from '../src/backup-codes';
+import { findBackupCodeHash, generateBcryptSalt, hashBackupCode, hashBackupCodeSet } from '../src/factors/backup-codes/backup-codes';
 import type { RandomSource } from '../src/crypto';
 
 const counting = (): RandomSource => {

@@ -66,8 +66,8 @@ describe('trusted devices', () => {
   test('removing a factor or disabling MFA revokes every trusted device (DG-04)', async () => {
     const h = setup();
     const { secret } = await enrolTotp(h);
-    const second = await h.mfa.totp.enroll('alice', { label: 'Tablet', proof: await proofFor(h) });
-    expect((await h.mfa.totp.confirm('alice', second.factorId, await totpNow(second.secret, h.clock.now()))).ok).toBe(true);
+    const second = await h.mfa.enroll('alice', 'totp', { label: 'Tablet', proof: await proofFor(h) });
+    expect((await h.mfa.confirm('alice', second.factorId, { code: await totpNow(second.secret, h.clock.now()) })).ok).toBe(true);
     const t = (await loginTrusted(h, secret)).trustedDevice!;
     const removed = await h.mfa.factors.remove('alice', second.factorId, { code: await totpNow(secret, h.clock.now()) });
     expect(removed).toEqual({ ok: true, mfaDisabled: false });

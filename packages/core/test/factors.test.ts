@@ -4,8 +4,8 @@ import { enrolTotp, proofFor, setup, totpNow } from './support/harness';
 test('several named factors are listed; removing one keeps MFA on; removing the last disables it', async () => {
   const h = setup();
   const phone = await enrolTotp(h);
-  const tablet = await h.mfa.totp.enroll('alice', { label: 'Tablet', proof: await proofFor(h) });
-  const confirmed = await h.mfa.totp.confirm('alice', tablet.factorId, await totpNow(tablet.secret, h.clock.now()));
+  const tablet = await h.mfa.enroll('alice', 'totp', { label: 'Tablet', proof: await proofFor(h) });
+  const confirmed = await h.mfa.confirm('alice', tablet.factorId, { code: await totpNow(tablet.secret, h.clock.now()) });
   expect(confirmed.ok && confirmed.backupCodes).toBeFalsy(); // only the first factor brings backup codes
   h.clock.advance(30);
   const listed = await h.mfa.factors.list('alice');
@@ -28,16 +28,16 @@ test("a user cannot remove another user's factor, confirm it, or see it", async 
   const alice = await enrolTotp(h, 'alice');
   const bob = await enrolTotp(h, 'bob');
   await expect(h.mfa.factors.remove('bob', alice.factorId, { code: await totpNow(bob.secret, h.clock.now()) })).rejects.toMatchObject({ code: 'not_enrolled' });
-  await expect(h.mfa.totp.confirm('bob', alice.factorId, '123456')).rejects.toMatchObject({ code: 'not_enrolled' });
+  await expect(h.mfa.confirm('bob', alice.factorId, { code: '123456' })).rejects.toMatchObject({ code: 'not_enrolled' });
   expect((await h.mfa.factors.list('bob')).map((f) => f.id)).toEqual([bob.factorId]);
 });
 
 test('a confirmed factor cannot be confirmed again; a new enrolment replaces an unconfirmed one', async () => {
   const h = setup();
   const { factorId } = await enrolTotp(h);
-  await expect(h.mfa.totp.confirm('alice', factorId, '123456')).rejects.toMatchObject({ code: 'already_enrolled' });
-  const first = await h.mfa.totp.enroll('alice', { proof: await proofFor(h) });
-  const second = await h.mfa.totp.enroll('alice', { proof: await proofFor(h) });
+  await expect(h.mfa.confirm('alice', factorId, { code: '123456' })).rejects.toMatchObject({ code: 'already_enrolled' });
+  const first = await h.mfa.enroll('alice', 'totp', { proof: await proofFor(h) });
+  const second = await h.mfa.enroll('alice', 'totp', { proof: await proofFor(h) });
   expect(first.secret).not.toBe(second.secret);
   const pending = (await h.store.listFactors('alice')).filter((f) => f.status === 'pending');
   expect(pending.map((f) => f.id)).toEqual([second.factorId]);

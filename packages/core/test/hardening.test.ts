@@ -18,13 +18,13 @@ describe('1. a pending factor becomes active only with fresh proof', () => {
     const sent: CodeMessage[] = [];
     const h = setup({ email: { send: async (m: CodeMessage) => void sent.push(m) } });
     // The attacker (an old session) starts an email setup to their own address while MFA is off.
-    const dormant = await h.mfa.email.enroll('alice', { destination: 'mallory@example.net' });
+    const dormant = await h.mfa.enroll('alice', 'email', { input: { email: 'mallory@example.net' } });
     const attackerCode = sent.at(-1)!.code;
     // The owner turns MFA on with their own authenticator.
     const owner = await enrolTotp(h);
     // The dormant setup was dropped when the owner's factor became active…
     expect((await h.store.listFactors('alice')).map((f) => f.id)).toEqual([owner.factorId]);
-    await expect(h.mfa.email.confirm('alice', dormant.factorId, attackerCode)).rejects.toMatchObject({ code: 'not_enrolled' });
+    await expect(h.mfa.confirm('alice', dormant.factorId, { code: attackerCode })).rejects.toMatchObject({ code: 'not_enrolled' });
     expect((await h.mfa.status('alice')).factors.map((f) => f.type)).toEqual(['totp']);
   });
 
@@ -33,34 +33,34 @@ describe('1. a pending factor becomes active only with fresh proof', () => {
     // A store whose deletes of pending factors are lost (e.g. written by an older version).
     const store: MfaStore = { ...inner, deleteFactor: async (u, id) => ((await inner.getFactor(u, id))?.status === 'pending' ? false : inner.deleteFactor(u, id)) };
     const h = setup({ store });
-    const dormant = await h.mfa.totp.enroll('alice', { label: 'Attacker' });
+    const dormant = await h.mfa.enroll('alice', 'totp', { label: 'Attacker' });
     await enrolTotp(h);
     const code = await totpNow(dormant.secret, h.clock.now());
-    await expect(h.mfa.totp.confirm('alice', dormant.factorId, code)).rejects.toMatchObject({ code: 'mfa_required' });
+    await expect(h.mfa.confirm('alice', dormant.factorId, { code: code })).rejects.toMatchObject({ code: 'mfa_required' });
     expect((await h.mfa.status('alice')).factors).toHaveLength(1);
     // With the owner's fresh proof it may become active.
-    expect((await h.mfa.totp.confirm('alice', dormant.factorId, code, undefined, { proof: await proofFor(h) })).ok).toBe(true);
+    expect((await h.mfa.confirm('alice', dormant.factorId, { code: code }, undefined, { proof: await proofFor(h) })).ok).toBe(true);
   });
 
   test('a setup made with fresh proof while MFA is on is confirmed without a second proof', async () => {
     const h = setup();
     await enrolTotp(h);
-    await expect(h.mfa.totp.enroll('alice', { label: 'Tablet' })).rejects.toMatchObject({ code: 'mfa_required' });
-    await expect(h.mfa.totp.enroll('alice', { label: 'Tablet', proof: { assertion: 'x.y.z' } })).rejects.toMatchObject({ code: 'invalid_code' });
-    const tablet = await h.mfa.totp.enroll('alice', { label: 'Tablet', proof: await proofFor(h) });
-    expect((await h.mfa.totp.confirm('alice', tablet.factorId, await totpNow(tablet.secret, h.clock.now()))).ok).toBe(true);
+    await expect(h.mfa.enroll('alice', 'totp', { label: 'Tablet' })).rejects.toMatchObject({ code: 'mfa_required' });
+    await expect(h.mfa.enroll('alice', 'totp', { label: 'Tablet', proof: { assertion: 'x.y.z' } })).rejects.toMatchObject({ code: 'invalid_code' });
+    const tablet = await h.mfa.enroll('alice', 'totp', { label: 'Tablet', proof: await proofFor(h) });
+    expect((await h.mfa.confirm('alice', tablet.factorId, { code: await totpNow(tablet.secret, h.clock.now()) })).ok).toBe(true);
   });
 
   test('pending factors expire (enrollment.pendingTtlSeconds, default 10 minutes)', async () => {
     const h = setup();
-    const e = await h.mfa.totp.enroll('alice');
+    const e = await h.mfa.enroll('alice', 'totp');
     h.clock.advance(601);
-    await expect(h.mfa.totp.confirm('alice', e.factorId, await totpNow(e.secret, h.clock.now()))).rejects.toMatchObject({ code: 'not_enrolled' });
+    await expect(h.mfa.confirm('alice', e.factorId, { code: await totpNow(e.secret, h.clock.now()) })).rejects.toMatchObject({ code: 'not_enrolled' });
     expect(await h.store.listFactors('alice')).toEqual([]);
     const short = setup({ enrollment: { pendingTtlSeconds: 60 } });
-    const e2 = await short.mfa.totp.enroll('alice');
+    const e2 = await short.mfa.enroll('alice', 'totp');
     short.clock.advance(61);
-    await expect(short.mfa.totp.confirm('alice', e2.factorId, await totpNow(e2.secret, short.clock.now()))).rejects.toMatchObject({ code: 'not_enrolled' });
+    await expect(short.mfa.confirm('alice', e2.factorId, { code: await totpNow(e2.secret, short.clock.now()) })).rejects.toMatchObject({ code: 'not_enrolled' });
   });
 });
 
@@ -165,11 +165,11 @@ describe('8. rotating the encryption key keeps codes in flight valid', () => {
     const sms = { send: async (m: CodeMessage) => void sent.push(m) };
     const before = setup({ store, sms });
     await enrolTotp(before);
-    const { factorId } = await before.mfa.sms.enroll('alice', { destination: '+14155550123', proof: await proofFor(before) });
-    expect((await before.mfa.sms.confirm('alice', factorId, sent.at(-1)!.code)).ok).toBe(true);
+    const { factorId } = await before.mfa.enroll('alice', 'sms', { input: { phone: '+14155550123' }, proof: await proofFor(before) });
+    expect((await before.mfa.confirm('alice', factorId, { code: sent.at(-1)!.code })).ok).toBe(true);
     before.clock.advance(31);
     const login = await challenge(before);
-    await before.mfa.login.sendCode(login, { method: 'sms' });
+    await before.mfa.login.challenge(login, { method: 'sms' });
     const code = sent.at(-1)!.code;
     // The operator rotates: k2 becomes current, k1 stays in the ring.
     const after = setup({ store, sms, encryptionKeys: { current: 'k2', keys: { k1: KEY_1, k2: KEY_2 } }, clock: before.clock.now });
@@ -199,7 +199,7 @@ describe('10. a code of the wrong length is bad input, not a failed attempt', ()
     await enrolTotp(h);
     const token = await challenge(h);
     await expect(h.mfa.login.verify(token, { method: 'totp', code: '12345678' })).rejects.toMatchObject({ code: 'invalid_request', field: 'code' });
-    await expect(h.mfa.stepUp('alice', { code: '12345678' })).rejects.toMatchObject({ code: 'invalid_request', field: 'code' });
+    await expect(h.mfa.stepUp.verify('alice', { code: '12345678' })).rejects.toMatchObject({ code: 'invalid_request', field: 'code' });
     await expect(h.mfa.backupCodes.regenerate('alice', { code: '1234567' })).rejects.toMatchObject({ code: 'invalid_request' });
     expect(await h.store.getAttemptState('alice')).toMatchObject({ failures: 0, locked: false });
     expect(h.events.filter((e) => e.type === 'mfa.failed')).toEqual([]);
@@ -246,7 +246,7 @@ describe('11. one code spent per login', () => {
 describe('13. labels and account names', () => {
   test('an email with ":" is a valid account name: encoded (U+A789) in the otpauth label, which keeps one ":"', async () => {
     const h = setup();
-    const e = await h.mfa.totp.enroll('alice', { accountName: '"a:b"@example.com' });
+    const e = await h.mfa.enroll('alice', 'totp', { accountName: '"a:b"@example.com' });
     expect(e.otpauthUri.startsWith('otpauth://totp/Acme%20Co:%22a%EA%9E%89b%22%40example.com?')).toBe(true);
     const label = decodeURIComponent(new URL(e.otpauthUri).pathname.slice(1));
     expect(label.split(':')).toEqual(['Acme Co', '"a\uA789b"@example.com']);
@@ -254,7 +254,7 @@ describe('13. labels and account names', () => {
 
   test.each([['right-to-left override', 'Phone\u202Egnp.exe'], ['isolate', 'x\u2066y'], ['control', 'a\u0007b']])('a label with a %s is refused', async (_n, label) => {
     const h = setup();
-    await expect(h.mfa.totp.enroll('alice', { label })).rejects.toMatchObject({ code: 'invalid_request', field: 'label' });
+    await expect(h.mfa.enroll('alice', 'totp', { label })).rejects.toMatchObject({ code: 'invalid_request', field: 'label' });
   });
 });
 

@@ -26,7 +26,7 @@ describe('login challenge', () => {
   test('not required without an active factor; a pending factor does not count', async () => {
     const h = setup();
     expect(await h.mfa.login.start('alice')).toEqual({ required: false, trustedDevice: false });
-    await h.mfa.totp.enroll('alice');
+    await h.mfa.enroll('alice', 'totp');
     expect(await h.mfa.login.start('alice')).toEqual({ required: false, trustedDevice: false });
   });
 

@@ -1,5 +1,5 @@
 // Secrets at rest (SEC-04), events (DG-03, SEC-05) and option validation.
-import { createMfa, memoryStore, MfaConfigError, type MfaOptions } from '@secondfactor/core';
+import { backupCodes, consoleSender, createMfa, memoryStore, MfaConfigError, sms, totp, type MfaOptions } from '@secondfactor/core';
 import { KEY_1, KEY_2, SIGNING_KEY, enrolTotp, setup, totpNow } from './support/harness';
 
 describe('secrets at rest', () => {
@@ -23,12 +23,12 @@ describe('secrets at rest', () => {
     const { secret, factorId } = await enrolTotp(h1);
     const h2 = setup({ store, encryptionKeys: { current: 'k2', keys: { k1: KEY_1, k2: KEY_2 } } });
     h2.clock.set(h1.clock.now());
-    expect((await h2.mfa.stepUp('alice', { code: await totpNow(secret, h2.clock.now()) })).ok).toBe(true);
+    expect((await h2.mfa.stepUp.verify('alice', { code: await totpNow(secret, h2.clock.now()) })).ok).toBe(true);
     expect((await store.getFactor('alice', factorId))!.secret).toMatch(/^v1\.k2\./);
     // And once re-encrypted, the old key can be dropped.
     const h3 = setup({ store, encryptionKeys: { current: 'k2', keys: { k2: KEY_2 } } });
     h3.clock.set(h2.clock.now() + 30_000);
-    expect((await h3.mfa.stepUp('alice', { code: await totpNow(secret, h3.clock.now()) })).ok).toBe(true);
+    expect((await h3.mfa.stepUp.verify('alice', { code: await totpNow(secret, h3.clock.now()) })).ok).toBe(true);
   });
 });
 
@@ -36,9 +36,9 @@ describe('events', () => {
   test('every security event is emitted with user, factor, outcome, ip and user agent — never a secret, code or token', async () => {
     const h = setup();
     const ctx = { ip: '198.51.100.7', userAgent: 'Mozilla/5.0 (Macintosh) Firefox/140.0' };
-    const e = await h.mfa.totp.enroll('alice', {}, ctx);
+    const e = await h.mfa.enroll('alice', 'totp', {}, ctx);
     const confirmCode = await totpNow(e.secret, h.clock.now());
-    const confirmed = await h.mfa.totp.confirm('alice', e.factorId, confirmCode, ctx);
+    const confirmed = await h.mfa.confirm('alice', e.factorId, { code: confirmCode }, ctx);
     if (!confirmed.ok) throw new Error('confirm failed');
     h.clock.advance(30);
     const secrets: string[] = [e.secret, confirmCode, ...(confirmed.backupCodes ?? [])];
@@ -51,7 +51,7 @@ describe('events', () => {
     const ok = await h.mfa.login.verify(s.challengeToken, { method: 'totp', code, trustDevice: true }, ctx);
     if (!ok.ok) throw new Error('verify failed');
     secrets.push(ok.assertion, ok.trustedDevice!.token);
-    expect((await h.mfa.stepUp('alice', { code }, ctx)).ok).toBe(false); // replay
+    expect((await h.mfa.stepUp.verify('alice', { code }, ctx)).ok).toBe(false); // replay
     const s2 = await h.mfa.login.start('alice', { context: ctx });
     if (!s2.required) throw new Error('expected a challenge');
     await h.mfa.login.verify(s2.challengeToken, { method: 'backup_code', code: confirmed.backupCodes![0]! }, ctx);
@@ -77,10 +77,10 @@ describe('events', () => {
   test('a throwing or rejecting event sink does not change the outcome', async () => {
     const h = setup({ onEvent: () => { throw new Error('audit down'); } });
     const { secret } = await enrolTotp(h);
-    expect((await h.mfa.stepUp('alice', { code: await totpNow(secret, h.clock.now()) })).ok).toBe(true);
+    expect((await h.mfa.stepUp.verify('alice', { code: await totpNow(secret, h.clock.now()) })).ok).toBe(true);
     const h2 = setup({ onEvent: () => Promise.reject(new Error('audit down')) });
     const e = await enrolTotp(h2);
-    expect((await h2.mfa.stepUp('alice', { code: await totpNow(e.secret, h2.clock.now()) })).ok).toBe(true);
+    expect((await h2.mfa.stepUp.verify('alice', { code: await totpNow(e.secret, h2.clock.now()) })).ok).toBe(true);
   });
 });
 
@@ -94,15 +94,20 @@ describe('options are validated once, naming the bad option', () => {
     ['short encryption key', (o) => ({ ...o, encryptionKeys: { current: 'k1', keys: { k1: Buffer.alloc(16).toString('base64') } } }), /encryptionKeys\.keys\.k1/],
     ['current key not in keyring', (o) => ({ ...o, encryptionKeys: { current: 'k9', keys: { k1: KEY_1 } } }), /encryptionKeys\.current/],
     ['short signing key', (o) => ({ ...o, signingKey: 'short' }), /`signingKey`/],
-    ['unknown algorithm', (o) => ({ ...o, totp: { algorithm: 'MD5' } }), /totp\.algorithm/],
-    ['7 digits', (o) => ({ ...o, totp: { digits: 7 } }), /totp\.digits/],
-    ['period above 120 s (ALG-08)', (o) => ({ ...o, totp: { periodSeconds: 300 } }), /totp\.periodSeconds/],
-    ['window above the cap', (o) => ({ ...o, totp: { window: { pastSteps: 3 } } }), /totp\.window\.pastSteps/],
+    ['unknown algorithm', (o) => ({ ...o, factors: [totp({ algorithm: 'MD5' as never })] }), /totp\.algorithm/],
+    ['7 digits', (o) => ({ ...o, factors: [totp({ digits: 7 as never })] }), /totp\.digits/],
+    ['period above 120 s (ALG-08)', (o) => ({ ...o, factors: [totp({ periodSeconds: 300 })] }), /totp\.periodSeconds/],
+    ['window above the cap', (o) => ({ ...o, factors: [totp({ window: { pastSteps: 3 } })] }), /totp\.window\.pastSteps/],
+    ['a plugin option at the top level', (o) => ({ ...o, totp: { digits: 8 } }), /`totp` is now an option of its factor plugin: factors: \[totp/],
+    ['no factor types', (o) => ({ ...o, factors: [] }), /`factors` must be a non-empty array/],
+    ['the same type twice', (o) => ({ ...o, factors: [totp(), totp()] }), /`factors\[1\]` repeats the factor type "totp"/],
+    ['two recovery-code types', (o) => ({ ...o, factors: [totp(), backupCodes(), { ...backupCodes(), type: 'more_codes' }] }), /second recovery-code type/],
+    ['a type that shadows a route', (o) => ({ ...o, factors: [totp(), { ...totp(), type: 'verify' }] }), /`factors\[1\]\.type`/],
     ['challenge TTL above 10 min', (o) => ({ ...o, challenge: { ttlSeconds: 3600 } }), /challenge\.ttlSeconds/],
-    ['SMS code TTL above 10 min', (o) => ({ ...o, oob: { ttlSeconds: 900 } }), /oob\.ttlSeconds/],
+    ['SMS code TTL above 10 min', (o) => ({ ...o, factors: [totp(), sms({ sender: consoleSender({ log: () => {} }), ttlSeconds: 900 })] }), /sms\.ttlSeconds/],
     ['lock above 100 (NIST)', (o) => ({ ...o, limits: { lockAfterFailures: 500 } }), /limits\.lockAfterFailures/],
     ['a typo', (o) => ({ ...o, isuer: 'x' }), /`isuer` is not a known option. Did you mean `issuer`\?/],
-    ['bad sender', (o) => ({ ...o, sms: {} }), /`sms`/],
+    ['bad sender', (o) => ({ ...o, factors: [totp(), sms({ sender: {} } as never)] }), /`sms\.sender`/],
   ];
   test.each(cases)('%s', (_name, mutate, message) => {
     const run = () => createMfa(mutate(base()) as MfaOptions);
@@ -113,7 +118,7 @@ describe('options are validated once, naming the bad option', () => {
 
   test('valid options with defaults create an engine', () => {
     const mfa = createMfa(base());
-    expect(mfa.methods).toEqual(['totp', 'backup_code']);
+    expect(mfa.factorTypes.map((t) => t.type)).toEqual(['totp', 'backup_code']);
     expect(mfa.trustedDeviceTtlSeconds).toBe(30 * 86400);
   });
 });

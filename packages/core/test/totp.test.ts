@@ -52,11 +52,11 @@ describe('replay (REP-01, REP-02)', () => {
     const h = setup();
     const { secret } = await enrolTotp(h);
     const code = await totpNow(secret, h.clock.now());
-    const first = await h.mfa.stepUp('alice', { code });
+    const first = await h.mfa.stepUp.verify('alice', { code });
     expect(first.ok).toBe(true);
-    expect(await h.mfa.stepUp('alice', { code })).toEqual({ ok: false, reason: 'invalid_code' });
+    expect(await h.mfa.stepUp.verify('alice', { code })).toEqual({ ok: false, reason: 'invalid_code' });
     h.clock.advance(30); // still inside the window as T−1
-    expect(await h.mfa.stepUp('alice', { code })).toEqual({ ok: false, reason: 'invalid_code' });
+    expect(await h.mfa.stepUp.verify('alice', { code })).toEqual({ ok: false, reason: 'invalid_code' });
     expect(h.events.filter((e) => e.type === 'totp.replay_rejected')).toHaveLength(2);
   });
 
@@ -64,15 +64,15 @@ describe('replay (REP-01, REP-02)', () => {
     const h = setup();
     const { secret } = await enrolTotp(h);
     const now = h.clock.now();
-    expect((await h.mfa.stepUp('alice', { code: await totpNow(secret, now) })).ok).toBe(true);
-    expect((await h.mfa.stepUp('alice', { code: await totpNow(secret, now - 30_000) })).ok).toBe(false);
+    expect((await h.mfa.stepUp.verify('alice', { code: await totpNow(secret, now) })).ok).toBe(true);
+    expect((await h.mfa.stepUp.verify('alice', { code: await totpNow(secret, now - 30_000) })).ok).toBe(false);
   });
 
   test('20 concurrent verifications of one code give one success (atomic step guard)', async () => {
     const h = setup({ limits: { backoffAfterFailures: 100 } });
     const { secret } = await enrolTotp(h);
     const code = await totpNow(secret, h.clock.now());
-    const results = await Promise.all(Array.from({ length: 20 }, () => h.mfa.stepUp('alice', { code })));
+    const results = await Promise.all(Array.from({ length: 20 }, () => h.mfa.stepUp.verify('alice', { code })));
     expect(results.filter((r) => r.ok)).toHaveLength(1);
   });
 
@@ -83,7 +83,7 @@ describe('replay (REP-01, REP-02)', () => {
     const start = await h.mfa.login.start('alice');
     if (!start.required) throw new Error('expected a challenge');
     expect((await h.mfa.login.verify(start.challengeToken, { method: 'totp', code })).ok).toBe(true);
-    expect((await h.mfa.stepUp('alice', { code })).ok).toBe(false);
+    expect((await h.mfa.stepUp.verify('alice', { code })).ok).toBe(false);
     expect((await h.mfa.backupCodes.regenerate('alice', { code })).ok).toBe(false);
     expect((await h.mfa.disable('alice', { code })).ok).toBe(false);
   });
@@ -105,7 +105,7 @@ describe('secrets (ALG-09)', () => {
     const h = setup();
     const { secret } = await enrolTotp(h);
     const oldCode = await totpNow(secret, h.clock.now() - 10 * 60_000);
-    const r = await h.mfa.stepUp('alice', { code: oldCode, ...({ timestamp: h.clock.now() - 10 * 60_000 } as object) } as { code: string });
+    const r = await h.mfa.stepUp.verify('alice', { code: oldCode, ...({ timestamp: h.clock.now() - 10 * 60_000 } as object) } as { code: string });
     expect(r.ok).toBe(false);
   });
 });
@@ -140,7 +140,7 @@ describe('otpauth URI (URI-01..URI-08)', () => {
 
   test('enrolment returns the URI, a PNG data URL and an SVG', async () => {
     const h = setup();
-    const e = await h.mfa.totp.enroll('alice', { accountName: 'alice@example.com' });
+    const e = await h.mfa.enroll('alice', 'totp', { accountName: 'alice@example.com' });
     expect(e.otpauthUri).toBe(`otpauth://totp/Acme%20Co:alice%40example.com?secret=${e.secret}&issuer=Acme%20Co`);
     expect(e.qrCode).toMatch(/^data:image\/png;base64,/);
     expect(e.qrSvg).toMatch(/^<svg/);
@@ -150,15 +150,15 @@ describe('otpauth URI (URI-01..URI-08)', () => {
 describe('real clients', () => {
   testWithTool('zbarimg')('zbarimg decodes the PNG QR code back to exactly the URI (URI-07, SEC-07)', async () => {
     const h = setup();
-    const e = await h.mfa.totp.enroll('alice', { accountName: 'alice@example.com' });
+    const e = await h.mfa.enroll('alice', 'totp', { accountName: 'alice@example.com' });
     expect(zbarDecodeDataUrl(e.qrCode)).toBe(e.otpauthUri);
   });
 
   testWithTool('oathtool')('a code from oathtool confirms the factor and logs in', async () => {
     const h = setup();
-    const e = await h.mfa.totp.enroll('alice');
+    const e = await h.mfa.enroll('alice', 'totp');
     const code = oathtoolTotp(e.secret, Math.floor(h.clock.now() / 1000));
-    const confirmed = await h.mfa.totp.confirm('alice', e.factorId, code);
+    const confirmed = await h.mfa.confirm('alice', e.factorId, { code: code });
     expect(confirmed.ok).toBe(true);
     h.clock.advance(30);
     const start = await h.mfa.login.start('alice');
@@ -170,10 +170,10 @@ describe('real clients', () => {
   testWithTool('oathtool')('oathtool agrees on SHA256/SHA512 and 8 digits', async () => {
     for (const algorithm of ['SHA256', 'SHA512'] as const) {
       const h = setup({ totp: { algorithm, digits: 8 } });
-      const e = await h.mfa.totp.enroll('bob');
+      const e = await h.mfa.enroll('bob', 'totp');
       expect(e.otpauthUri).toContain(`algorithm=${algorithm}&digits=8`);
       const code = oathtoolTotp(e.secret, Math.floor(h.clock.now() / 1000), { digits: 8, algorithm });
-      expect((await h.mfa.totp.confirm('bob', e.factorId, code)).ok).toBe(true);
+      expect((await h.mfa.confirm('bob', e.factorId, { code: code })).ok).toBe(true);
     }
   });
 });

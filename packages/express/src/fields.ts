@@ -54,6 +54,25 @@ export function optionalBoolean(body: JsonBody, name: string): boolean | undefin
   return value;
 }
 
+/** Largest accepted JSON object field (`response`), in characters of its JSON. */
+const MAX_OBJECT_JSON = 16_384;
+
+/** An optional JSON object field (`response`): a plain object, not an array, of bounded size. */
+export function optionalObject(body: JsonBody, name: 'response'): Record<string, unknown> | undefined {
+  const value = own(body, name);
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidRequest(name, `${name} must be an object`);
+  if (JSON.stringify(value).length > MAX_OBJECT_JSON) throw invalidRequest(name, `${name} is too large`);
+  return value as Record<string, unknown>;
+}
+
+/** A required JSON object field. */
+export function requiredObject(body: JsonBody, name: 'response'): Record<string, unknown> {
+  const value = optionalObject(body, name);
+  if (value === undefined) throw invalidRequest(name, `${name} is required`);
+  return value;
+}
+
 /** A route parameter (`:id`). */
 export function routeId(value: unknown): string {
   return checkString(value, 'id');

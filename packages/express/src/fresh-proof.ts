@@ -6,7 +6,7 @@
 // An active session alone is never enough (DG-01/02).
 import type { Request } from 'express';
 import { passwordProof, type FreshProof, type Mfa } from '@secondfactor/core';
-import { optionalString } from './fields';
+import { optionalObject, optionalString } from './fields';
 import { invalidRequest, ProblemError } from './problem';
 import type { JsonBody } from './read-body';
 
@@ -32,8 +32,8 @@ export function bearerToken(req: Request): string | undefined {
 }
 
 /**
- * The fresh proof carried by this request, for `userId`. Order: `{code}`, `{assertion}`,
- * `{password}` (when allowed), then a Bearer assertion of this user. Throws `403 mfa_required`
+ * The fresh proof carried by this request, for `userId`. Order: a factor (`{method?, code}` or
+ * `{method, response}`), `{assertion}`, `{password}` (when allowed), then a Bearer assertion of this user. Throws `403 mfa_required`
  * when there is none. Core checks whatever is returned (a wrong password, code or a
  * stale/foreign `{assertion}` is a failed attempt there).
  */
@@ -47,14 +47,20 @@ export async function freshProofOf(mfa: Mfa, req: Request, userId: string, body:
 
 /**
  * Like `freshProofOf`, but undefined when the request carries none (core decides whether it is
- * needed: adding a factor needs it only while MFA is on). With `codeField: null` the body's
- * `code` is not proof (on confirm routes it is the new factor's code).
+ * needed: adding a factor needs it only while MFA is on). With `factorFields: false` the body's
+ * `code`/`response` are not proof (on confirm routes they prove the new factor).
  */
 export async function optionalProofOf(
-  mfa: Mfa, req: Request, userId: string, body: JsonBody, settings: ProofSettings, codeField: 'code' | null = 'code',
+  mfa: Mfa, req: Request, userId: string, body: JsonBody, settings: ProofSettings, factorFields = true,
 ): Promise<FreshProof | undefined> {
-  const code = codeField === null ? undefined : optionalString(body, codeField);
-  if (code !== undefined) return { code };
+  if (factorFields) {
+    const method = optionalString(body, 'method');
+    const code = optionalString(body, 'code');
+    const response = optionalObject(body, 'response');
+    if (code !== undefined || response !== undefined) {
+      return { ...(method === undefined ? {} : { method }), ...(code === undefined ? {} : { code }), ...(response === undefined ? {} : { response }) };
+    }
+  }
 
   const assertion = optionalString(body, 'assertion');
   // Core checks it (signature, user, and age against the maxAgeSeconds the route passes on).

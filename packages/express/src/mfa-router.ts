@@ -4,9 +4,9 @@
 // trusted-device management. Identity for management routes comes only from the host's
 // getUserId; every answer is `Cache-Control: no-store`; errors are problem+json.
 import express, { type Request, type Response, type Router } from 'express';
-import { normalizeEmail, normalizePhone, UNSAFE_LABEL_CHARACTERS, type Mfa, type OobApi } from '@secondfactor/core';
+import { UNSAFE_LABEL_CHARACTERS, type FactorTypeInfo, type Mfa } from '@secondfactor/core';
 import { appendSetCookie, readCookie, resolveAssertionCookie, resolveTrustedDeviceCookie, serializeCookie } from './cookies';
-import { optionalBoolean, optionalString, requiredString, routeId } from './fields';
+import { optionalBoolean, optionalString, requiredObject, requiredString, routeId } from './fields';
 import { CORE_PROOF_MAX_AGE_SECONDS, freshProofOf, optionalProofOf, type ProofSettings } from './fresh-proof';
 import { handleAsyncErrors } from './handle-async';
 import { checkFunction, checkKnownKeys, checkMfa, checkSeconds, configError } from './options';
@@ -17,6 +17,8 @@ import { contextOf, resolveUserId } from './request-context';
 import type { MfaRouterOptions } from './types';
 
 const WHERE = 'mfaRouter()';
+/** Body fields the router reads itself on setup routes; the rest is the factor type's own input. */
+const ROUTER_FIELDS = new Set(['label', 'code', 'response', 'method', 'assertion', 'password']);
 const KNOWN_OPTIONS = ['getUserId', 'onLoginComplete', 'verifyPassword', 'allowPasswordToDisable', 'getAccountName', 'cookie', 'assertionCookie', 'maxAgeForProofSeconds', 'onError'];
 
 type RouteHandler = (req: Request, res: Response) => Promise<void>;
@@ -90,7 +92,7 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
    * whether it is needed and checks it.
    */
   const proofForNewFactor = (req: Request, userId: string, body: JsonBody, at: 'setup' | 'confirm') =>
-    optionalProofOf(mfa, req, userId, body, proof('Adding a factor'), at === 'setup' ? 'code' : null);
+    optionalProofOf(mfa, req, userId, body, proof('Adding a factor'), at === 'setup');
 
   // ---- status and enrolment (host user) ----
 
@@ -102,65 +104,63 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
     });
   }));
 
-  router.post('/totp/setup', route(async function setupTotp(req, res) {
-    const userId = await signedInUser(req, res);
-    const body = await readJsonBody(req);
-    const label = labelOf(body);
-    const p = await proofForNewFactor(req, userId, body, 'setup');
-    const accountName = getAccountName ? await getAccountName(req, userId) : undefined;
-    const e = await mfa.totp.enroll(userId, {
-      ...(label === undefined ? {} : { label }), ...(accountName === undefined ? {} : { accountName }), ...(p === undefined ? {} : { proof: p }),
-    }, contextOf(req));
-    res.status(200).json({ factorId: e.factorId, secret: e.secret, otpauthUri: e.otpauthUri, qrCode: e.qrCode, qrSvg: e.qrSvg });
-  }));
+  /** A factor as the body carries it: `{code}` or `{response}`, as the type takes it. */
+  const factorInputOf = (body: JsonBody, type: FactorTypeInfo | undefined) =>
+    type?.input === 'response' ? { response: requiredObject(body, 'response') } : { code: requiredString(body, 'code') };
+  const typeOf = (method: string) => mfa.factorTypes.find((t) => t.type === method);
 
-  router.post('/totp/confirm', route(async function confirmTotp(req, res) {
-    const userId = await signedInUser(req, res);
-    const body = await readJsonBody(req);
-    const factorId = requiredString(body, 'factorId');
-    const code = requiredString(body, 'code');
-    const p = await proofForNewFactor(req, userId, body, 'confirm');
-    const r = await mfa.totp.confirm(userId, factorId, code, contextOf(req), { maxAgeSeconds, ...(p === undefined ? {} : { proof: p }) });
-    if (!r.ok) throw failureProblem(r);
-    res.status(200).json(r.backupCodes ? { factor: r.factor, backupCodes: r.backupCodes } : { factor: r.factor });
-  }));
+  // ---- enrolment and per-verification steps, mounted from the registry of factor types ----
 
-  const oobRoutes = (type: 'sms' | 'email', api: OobApi) => {
-    const field = type === 'sms' ? 'phone' : 'email';
-    router.post(`/${type}/setup`, route(async function setupOob(req, res) {
-      const userId = await signedInUser(req, res);
-      const body = await readJsonBody(req);
-      const destination = requiredString(body, field);
-      const label = labelOf(body);
-      // Checked before the proof, so a typo does not burn the user's current code.
-      if (type === 'sms') normalizePhone(destination);
-      else normalizeEmail(destination);
-      const p = await proofForNewFactor(req, userId, body, 'setup');
-      const r = await api.enroll(userId, { destination, ...(label === undefined ? {} : { label }), ...(p === undefined ? {} : { proof: p }) }, contextOf(req));
-      res.status(200).json({ factorId: r.factorId, sentTo: r.sentTo });
-    }));
-    router.post(`/${type}/confirm`, route(async function confirmOob(req, res) {
-      const userId = await signedInUser(req, res);
-      const body = await readJsonBody(req);
-      const factorId = requiredString(body, 'factorId');
-      const code = requiredString(body, 'code');
-      const p = await proofForNewFactor(req, userId, body, 'confirm');
-      const r = await api.confirm(userId, factorId, code, contextOf(req), { maxAgeSeconds, ...(p === undefined ? {} : { proof: p }) });
-      if (!r.ok) throw failureProblem(r);
-      res.status(200).json(r.backupCodes ? { factor: r.factor, backupCodes: r.backupCodes } : { factor: r.factor });
-    }));
-    // ---- login: send a code for a challenge ----
-    router.post(`/challenge/${type}`, route(async function sendChallengeCode(req, res) {
-      const body = await readJsonBody(req);
-      const challengeToken = requiredString(body, 'challengeToken');
-      const factorId = optionalString(body, 'factorId');
-      const r = await mfa.login.sendCode(challengeToken, { method: type, ...(factorId === undefined ? {} : { factorId }) }, contextOf(req));
-      if (!r.ok) throw failureProblem(r);
-      res.status(202).json({ sentTo: r.sentTo });
-    }));
-  };
-  oobRoutes('sms', mfa.sms);
-  oobRoutes('email', mfa.email);
+  for (const type of mfa.factorTypes) {
+    if (type.enrollable) {
+      router.post(`/${type.type}/setup`, route(async function setupFactor(req, res) {
+        const userId = await signedInUser(req, res);
+        const body = await readJsonBody(req);
+        const label = labelOf(body);
+        // The type's own setup fields (a phone number, an address): everything but the router's.
+        const input = Object.fromEntries(Object.entries(body).filter(([k]) => !ROUTER_FIELDS.has(k)));
+        const p = await proofForNewFactor(req, userId, body, 'setup');
+        const accountName = getAccountName ? await getAccountName(req, userId) : undefined;
+        const r = await mfa.enroll(userId, type.type, {
+          input, ...(label === undefined ? {} : { label }), ...(accountName === undefined ? {} : { accountName }), ...(p === undefined ? {} : { proof: p }),
+        }, contextOf(req));
+        res.status(200).json(r);
+      }));
+
+      router.post(`/${type.type}/confirm`, route(async function confirmFactor(req, res) {
+        const userId = await signedInUser(req, res);
+        const body = await readJsonBody(req);
+        const factorId = requiredString(body, 'factorId');
+        const input = factorInputOf(body, type);
+        const p = await proofForNewFactor(req, userId, body, 'confirm');
+        const r = await mfa.confirm(userId, factorId, input, contextOf(req), { maxAgeSeconds, ...(p === undefined ? {} : { proof: p }) });
+        if (!r.ok) throw failureProblem(r);
+        res.status(200).json(r.backupCodes ? { factor: r.factor, backupCodes: r.backupCodes } : { factor: r.factor });
+      }));
+    }
+
+    if (type.challenge) {
+      // With a challenge token: the login's step. Without: the signed-in user's, for a step-up or
+      // fresh proof. A code sent answers 202 (accepted for delivery); options to use answer 200.
+      router.post(`/challenge/${type.type}`, route(async function factorChallenge(req, res) {
+        const body = await readJsonBody(req);
+        const challengeToken = optionalString(body, 'challengeToken');
+        const factorId = optionalString(body, 'factorId');
+        const opts = { method: type.type, ...(factorId === undefined ? {} : { factorId }) };
+        let show: Record<string, unknown>;
+        if (challengeToken !== undefined) {
+          const r = await mfa.login.challenge(challengeToken, opts, contextOf(req));
+          if (!r.ok) throw failureProblem(r);
+          show = r.show;
+        } else {
+          const userId = await resolveUserId(getUserId, req, res);
+          if (userId === undefined) throw invalidRequest('challengeToken', 'challengeToken is required');
+          show = (await mfa.stepUp.challenge(userId, opts, contextOf(req))).show;
+        }
+        res.status(type.input === 'code' ? 202 : 200).json(show);
+      }));
+    }
+  }
 
   // ---- login: verify the second factor ----
 
@@ -168,9 +168,9 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
     const body = await readJsonBody(req);
     const challengeToken = requiredString(body, 'challengeToken');
     const method = requiredString(body, 'method');
-    const code = requiredString(body, 'code');
+    const input = factorInputOf(body, typeOf(method));
     const trustDevice = optionalBoolean(body, 'trustDevice');
-    const r = await mfa.login.verify(challengeToken, { method, code, ...(trustDevice === undefined ? {} : { trustDevice }) }, contextOf(req));
+    const r = await mfa.login.verify(challengeToken, { method, ...input, ...(trustDevice === undefined ? {} : { trustDevice }) }, contextOf(req));
     if (!r.ok) throw failureProblem(r);
     // The cookies go out before the host completes the login, whatever the host sends.
     if (r.trustedDevice) appendSetCookie(res, serializeCookie(cookie, r.trustedDevice.token, r.trustedDevice.maxAgeSeconds));
@@ -189,8 +189,9 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
   router.post('/step-up', route(async function stepUp(req, res) {
     const userId = await signedInUser(req, res);
     const body = await readJsonBody(req);
-    const code = requiredString(body, 'code');
-    const r = await mfa.stepUp(userId, { code }, contextOf(req));
+    const method = optionalString(body, 'method');
+    const input = factorInputOf(body, method === undefined ? undefined : typeOf(method));
+    const r = await mfa.stepUp.verify(userId, { ...(method === undefined ? {} : { method }), ...input }, contextOf(req));
     if (!r.ok) throw failureProblem(r);
     setAssertionCookie(res, r.assertion, r.expiresIn);
     res.status(200).json({ accessToken: r.assertion, tokenType: 'Bearer', expiresIn: r.expiresIn });

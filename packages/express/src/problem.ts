@@ -94,7 +94,7 @@ export function invalidRequest(field: string, detail: string): ProblemError {
  * the router answers it: throw it (with `mfaErrorHandler()` installed) or `sendProblem(res, it)`.
  *
  * @example
- * const r = await mfa.stepUp(userId, { code }, { ip: req.ip });
+ * const r = await mfa.stepUp.verify(userId, { code }, { ip: req.ip });
  * if (!r.ok) return sendProblem(res, failureProblem(r)); // e.g. 401 invalid_code, 429 with Retry-After
  */
 export function failureProblem(f: Failure): ProblemError {

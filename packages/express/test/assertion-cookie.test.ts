@@ -407,12 +407,12 @@ describe('failureProblem()', () => {
     // The host's own step-up route over core, answering like the router would.
     const hostRoute = express();
     hostRoute.post('/host-step-up', express.json(), async (req, res) => {
-      const r = await host.mfa.stepUp(req.get('x-user')!, { code: req.body.code });
+      const r = await host.mfa.stepUp.verify(req.get('x-user')!, { code: req.body.code });
       if (!r.ok) return sendProblem(res, failureProblem(r));
       res.json({ ok: true });
     });
     hostRoute.post('/host-step-up-throws', express.json(), async (req, res) => {
-      const r = await host.mfa.stepUp(req.get('x-user')!, { code: req.body.code });
+      const r = await host.mfa.stepUp.verify(req.get('x-user')!, { code: req.body.code });
       if (!r.ok) throw failureProblem(r);
       res.json({ ok: true });
     });

@@ -48,9 +48,9 @@ test.each([
 test('cookie names: __Host- when secure, plain when not, custom base names', async () => {
   const issued: string[] = [];
   const host = setup();
-  const enrol = await host.mfa.totp.enroll('u', {});
+  const enrol = await host.mfa.enroll('u', 'totp', {});
   const code = await generateTotp(enrol.secret, host.clock.now(), { algorithm: 'SHA1', digits: 6, periodSeconds: 30 });
-  await host.mfa.totp.confirm('u', enrol.factorId, code);
+  await host.mfa.confirm('u', enrol.factorId, { code: code });
   for (const cookie of [{ name: 'remember' }, { name: 'remember', secure: false }, { name: '__Host-already' }]) {
     host.clock.advance(30);
     const start = await host.mfa.login.start('u');

@@ -6,7 +6,7 @@
 // next request on the same knex pool succeeds.
 import { randomBytes } from 'node:crypto';
 import { knex, type Knex } from 'knex';
-import { createMfa, generateTotp, type Mfa } from '@secondfactor/core';
+import { backupCodes, createMfa, generateTotp, totp, type Mfa } from '@secondfactor/core';
 import { knexStore, migrate, type KnexMfaStore } from '@secondfactor/knex';
 import { describeWithService, POSTGRES_URL } from '../../../test/support/services';
 
@@ -41,7 +41,7 @@ describeWithService('PostgreSQL', POSTGRES_URL)('knex store on PostgreSQL: conne
       issuer: 'Killed connections', store,
       encryptionKeys: { current: 'k1', keys: { k1: Buffer.alloc(32, 9).toString('base64') } },
       signingKey: 'killed-connection-signing-key-0123456789abcdef',
-      backupCodes: { bcryptCost: 4 },
+      factors: [totp(), backupCodes({ bcryptCost: 4 })],
       clock: () => now,
     });
   }, 30_000);
@@ -105,8 +105,8 @@ describeWithService('PostgreSQL', POSTGRES_URL)('knex store on PostgreSQL: conne
   }
 
   async function enrol(user: string) {
-    const setup = await mfa.totp.enroll(user);
-    const r = await mfa.totp.confirm(user, setup.factorId, await generateTotp(setup.secret, now, P));
+    const setup = await mfa.enroll(user, 'totp');
+    const r = await mfa.confirm(user, setup.factorId, { code: await generateTotp(setup.secret, now, P) });
     if (!r.ok || !r.backupCodes) throw new Error('enrolment failed');
     return { secret: setup.secret, codes: r.backupCodes };
   }

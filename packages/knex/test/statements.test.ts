@@ -1,7 +1,7 @@
 // How many SQL statements one login verification costs on the knex store (SQLite), counted from
 // knex's query events: a guard against regressions on the hot path (#13), not a timing test.
 import knex, { type Knex } from 'knex';
-import { createMfa, generateTotp } from '@secondfactor/core';
+import { backupCodes, createMfa, generateTotp, totp } from '@secondfactor/core';
 import { knexStore, migrate } from '../src';
 
 const PARAMS = { algorithm: 'SHA1', digits: 6, periodSeconds: 30 } as const;
@@ -18,10 +18,10 @@ test('POST /verify costs at most 12 statements with a valid TOTP code and 9 with
   let t = Date.UTC(2026, 0, 1, 0, 0, 10);
   const mfa = createMfa({
     issuer: 'Count', store: knexStore(db), encryptionKeys: { current: 'k', keys: { k: Buffer.alloc(32, 1).toString('base64') } },
-    signingKey: 'statements-test-signing-key-0123456789abcdef', clock: () => t, backupCodes: { bcryptCost: 4 },
+    signingKey: 'statements-test-signing-key-0123456789abcdef', clock: () => t, factors: [totp(), backupCodes({ bcryptCost: 4 })],
   });
-  const e = await mfa.totp.enroll('u1');
-  expect((await mfa.totp.confirm('u1', e.factorId, await generateTotp(e.secret, t, PARAMS))).ok).toBe(true);
+  const e = await mfa.enroll('u1', 'totp');
+  expect((await mfa.confirm('u1', e.factorId, { code: await generateTotp(e.secret, t, PARAMS) })).ok).toBe(true);
   t += 30_000;
   const statements: string[] = [];
   db.on('query', (q: { sql: string }) => statements.push(q.sql));

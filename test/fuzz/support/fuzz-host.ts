@@ -8,7 +8,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { createMfa, generateTotp, memoryStore, type CodeMessage, type Mfa } from '@secondfactor/core';
+import { backupCodes, createMfa, email, generateTotp, memoryStore, sms, totp, type CodeMessage, type Mfa } from '@secondfactor/core';
+
+const OOB = { resendCooldownSeconds: 0, sendLimits: { perUserPerHour: 1000, perDestinationPerHour: 1000, perIpPerHour: 100_000, globalPerHour: 10_000_000 } };
 import { mfaErrorHandler, mfaGate, mfaRouter, problem, requireMfa, sendProblem } from '@secondfactor/express';
 import { fakeClock, KEY_1, SIGNING_KEY } from '../../../packages/core/test/support/harness';
 
@@ -44,14 +46,16 @@ export async function startFuzzHost() {
     store: memoryStore(),
     encryptionKeys: { current: 'k1', keys: { k1: KEY_1 } },
     signingKey: SIGNING_KEY,
-    backupCodes: { bcryptCost: 4 },
     clock: clock.now,
-    sms: sender,
-    email: sender,
     // Every request comes from 127.0.0.1: the per-IP limits would end the fuzz's reach early.
     limits: { perIpPerWindow: 1_000_000, lockAfterFailures: 60, backoffAfterFailures: 40, backoffBaseSeconds: 1, backoffMaxSeconds: 60 },
     challenge: { maxAttempts: 10 },
-    oob: { resendCooldownSeconds: 0, sendLimits: { perUserPerHour: 1000, perDestinationPerHour: 1000, perIpPerHour: 100_000, globalPerHour: 10_000_000 } },
+    factors: [
+      totp(),
+      sms({ sender, ...OOB }),
+      email({ sender, ...OOB }),
+      backupCodes({ bcryptCost: 4 }),
+    ],
   });
 
   const fixtures: Fixture[] = [];
@@ -64,8 +68,8 @@ export async function startFuzzHost() {
     const f: Fixture = { id, password: `${id}-password`, secret: null, factorIds: [], backupCodes: [], deviceToken: null, deviceId: null };
     passwords.set(id, f.password);
     if (p.totp) {
-      const e = await mfa.totp.enroll(id, { label: 'Phone' });
-      const r = await mfa.totp.confirm(id, e.factorId, await generateTotp(e.secret, clock.now(), TOTP));
+      const e = await mfa.enroll(id, 'totp', { label: 'Phone' });
+      const r = await mfa.confirm(id, e.factorId, { code: await generateTotp(e.secret, clock.now(), TOTP) });
       if (!r.ok) throw new Error(`fixture: TOTP confirm failed (${r.reason})`);
       f.secret = e.secret;
       f.factorIds.push(e.factorId);
@@ -75,8 +79,8 @@ export async function startFuzzHost() {
       if (!p[type]) continue;
       // With MFA already on, adding a factor needs fresh proof: an assertion, as after a step-up.
       const proof = f.factorIds.length > 0 ? { assertion: (await mfa.assertions.issue(id, ['otp'])).assertion } : undefined;
-      const e = await mfa[type].enroll(id, { destination, ...(proof ? { proof } : {}) });
-      const r = await mfa[type].confirm(id, e.factorId, outbox.at(-1)!.code);
+      const e = await mfa.enroll(id, type, { input: { [type === 'sms' ? 'phone' : 'email']: destination }, ...(proof ? { proof } : {}) });
+      const r = await mfa.confirm(id, e.factorId, { code: outbox.at(-1)!.code });
       if (!r.ok) throw new Error(`fixture: ${type} confirm failed (${r.reason})`);
       f.factorIds.push(e.factorId);
     }

@@ -61,7 +61,7 @@ function factorState(userId: string, overrides: Partial<FactorStateRecord> = {})
   };
 }
 
-/** A lookup key as a WebAuthn credential id would give one: base64url, random. */
+/** A lookup key as a public-key credential id would give one: base64url, random. */
 const credentialId = () => randomUUID().replaceAll('-', '') + randomUUID().replaceAll('-', '');
 
 function device(userId: string, overrides: Partial<TrustedDeviceRecord> = {}): TrustedDeviceRecord {
@@ -140,11 +140,11 @@ export function runStoreConformance(
         it('round-trips a lookup key of 512 characters, case-sensitively', async () => {
           const u = uid();
           const key = 'Ab-_'.repeat(128);
-          const f = factor(u, { type: 'webauthn', secret: null, data: {} });
+          const f = factor(u, { type: 'security_key', secret: null, data: {} });
           await s().createFactor(f);
           assert.equal(await s().activateFactor(u, f.id, { confirmedAt: 1, counter: 0, lookupKey: key }), true);
           assert.equal((await s().getFactor(u, f.id))?.lookupKey, key);
-          const g = factor(uid(), { type: 'webauthn', secret: null, data: {} });
+          const g = factor(uid(), { type: 'security_key', secret: null, data: {} });
           await s().createFactor(g);
           assert.equal(await s().activateFactor(g.userId, g.id, { confirmedAt: 1, counter: 0, lookupKey: key.toLowerCase() }), true, 'keys differing in case are different keys');
         });
@@ -164,7 +164,7 @@ export function runStoreConformance(
 
         it('activates with a null counter, replacing data and setting the lookup key when given', async () => {
           const u = uid();
-          const f = factor(u, { type: 'webauthn', secret: null, data: { challengePending: true } });
+          const f = factor(u, { type: 'security_key', secret: null, data: { challengePending: true } });
           await s().createFactor(f);
           const data = { publicKey: 'pQECAyYgASFYIA', transports: ['usb', 'nfc'], backedUp: false, aaguid: null };
           const lookupKey = credentialId();
@@ -175,9 +175,9 @@ export function runStoreConformance(
 
         it('refuses a lookup key another factor of the same type holds, leaving the factor pending', async () => {
           const key = credentialId();
-          const first = factor(uid(), { type: 'webauthn', secret: null, data: {} });
-          const second = factor(uid(), { type: 'webauthn', secret: null, data: { mine: true } });
-          const sameUser = factor(first.userId, { type: 'webauthn', secret: null, data: {} });
+          const first = factor(uid(), { type: 'security_key', secret: null, data: {} });
+          const second = factor(uid(), { type: 'security_key', secret: null, data: { mine: true } });
+          const sameUser = factor(first.userId, { type: 'security_key', secret: null, data: {} });
           for (const f of [first, second, sameUser]) await s().createFactor(f);
           assert.equal(await s().activateFactor(first.userId, first.id, { confirmedAt: 1, counter: 5, lookupKey: key }), true);
           assert.equal(await s().activateFactor(second.userId, second.id, { confirmedAt: 2, counter: 9, data: { theirs: true }, lookupKey: key }), false, 'another user');
@@ -189,9 +189,9 @@ export function runStoreConformance(
 
         it('refuses a lookup key held by a still pending factor created with it', async () => {
           const key = credentialId();
-          const holder = factor(uid(), { type: 'webauthn', secret: null, data: {}, lookupKey: key });
+          const holder = factor(uid(), { type: 'security_key', secret: null, data: {}, lookupKey: key });
           await s().createFactor(holder);
-          const f = factor(uid(), { type: 'webauthn', secret: null, data: {} });
+          const f = factor(uid(), { type: 'security_key', secret: null, data: {} });
           await s().createFactor(f);
           assert.equal(await s().activateFactor(f.userId, f.id, { confirmedAt: 1, counter: 0, lookupKey: key }), false);
           assert.equal((await s().getFactor(f.userId, f.id))?.status, 'pending');
@@ -200,7 +200,7 @@ export function runStoreConformance(
         it('allows one lookup key in different types, and any number of factors without one', async () => {
           const key = credentialId();
           const u = uid();
-          const a = factor(u, { type: 'webauthn', secret: null, data: {} });
+          const a = factor(u, { type: 'security_key', secret: null, data: {} });
           const b = factor(uid(), { type: 'toy', secret: null, data: {} });
           const c = factor(u);
           const d = factor(uid());
@@ -214,8 +214,8 @@ export function runStoreConformance(
 
         it('frees a lookup key when its factor is deleted', async () => {
           const key = credentialId();
-          const a = factor(uid(), { type: 'webauthn', secret: null, data: {} });
-          const b = factor(uid(), { type: 'webauthn', secret: null, data: {} });
+          const a = factor(uid(), { type: 'security_key', secret: null, data: {} });
+          const b = factor(uid(), { type: 'security_key', secret: null, data: {} });
           for (const f of [a, b]) await s().createFactor(f);
           assert.equal(await s().activateFactor(a.userId, a.id, { confirmedAt: 1, counter: 0, lookupKey: key }), true);
           assert.equal(await s().deleteFactor(a.userId, a.id), true);
@@ -224,7 +224,7 @@ export function runStoreConformance(
 
         it(`activates exactly one of ${n} pending factors racing for one lookup key`, async () => {
           const key = credentialId();
-          const pending = Array.from({ length: n }, () => factor(uid(), { type: 'webauthn', secret: null, data: {} }));
+          const pending = Array.from({ length: n }, () => factor(uid(), { type: 'security_key', secret: null, data: {} }));
           for (const f of pending) await s().createFactor(f);
           const results = await parallel(n, (i) => s().activateFactor(pending[i]!.userId, pending[i]!.id, { confirmedAt: 1, counter: 0, lookupKey: key }));
           assert.equal(winners(results), 1);
@@ -294,7 +294,7 @@ export function runStoreConformance(
 
         it('accepts 0 as the first counter, and only once', async () => {
           const u = uid();
-          const f = factor(u, { status: 'active', type: 'webauthn', secret: null, data: {} });
+          const f = factor(u, { status: 'active', type: 'security_key', secret: null, data: {} });
           await s().createFactor(f);
           assert.equal(await s().advanceFactorCounter(u, f.id, 0, 1), true);
           assert.equal((await s().getFactor(u, f.id))?.counter, 0);
@@ -471,9 +471,9 @@ export function runStoreConformance(
 
         it('round-trips the type, any purpose and a null factor id', async () => {
           const u = uid();
-          const key = `user:${u}:webauthn`;
+          const key = `user:${u}:security_key`;
           const state = factorState(u, {
-            type: 'webauthn', purpose: 'step_up', factorId: null, secret: 'q9Vh3Yg0Jw6nS2k0XbA1c8dE5fG7hI9jK1lM3nO5pQ7',
+            type: 'security_key', purpose: 'step_up', factorId: null, secret: 'q9Vh3Yg0Jw6nS2k0XbA1c8dE5fG7hI9jK1lM3nO5pQ7',
             createdAt: 20_000_000_000_000, expiresAt: 20_000_000_300_000,
           });
           await s().putFactorState(key, state, 300);

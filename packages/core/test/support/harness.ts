@@ -1,5 +1,8 @@
 // Test harness for core: a fake clock, a recording event sink, fixed keys, and a ready engine.
-import { createMfa, memoryStore, generateTotp, type MfaEvent, type MfaOptions, type MfaStore } from '@secondfactor/core';
+import {
+  backupCodes, createMfa, email, generateTotp, memoryStore, sms, totp,
+  type CodeSender, type MfaEvent, type MfaOptions, type MfaStore, type OobOptions, type SmsOptions, type TotpOptions,
+} from '@secondfactor/core';
 
 export const KEY_1 = Buffer.alloc(32, 1).toString('base64');
 export const KEY_2 = Buffer.alloc(32, 2).toString('base64');
@@ -19,30 +22,50 @@ export function fakeClock(start = Date.UTC(2026, 0, 1, 0, 0, 10)) {
   };
 }
 
-export function setup(overrides: Partial<MfaOptions> = {}) {
+/**
+ * What a test may change: any createMfa option, or — instead of `factors` — the options of the
+ * built-in plugins (`totp`, `sms`/`email` senders with shared `oob` options), from which the
+ * harness builds `factors: [totp(), sms(), email(), backupCodes({bcryptCost: 4})]`.
+ */
+export type SetupOverrides = Partial<MfaOptions> & {
+  totp?: TotpOptions;
+  sms?: CodeSender;
+  email?: CodeSender;
+  oob?: Omit<OobOptions, 'sender'> & Pick<SmsOptions, 'allowedCountries'>;
+};
+
+export function setup(overrides: SetupOverrides = {}) {
   const clock = fakeClock();
   const events: MfaEvent[] = [];
-  const store: MfaStore = overrides.store ?? memoryStore();
+  const { totp: totpOptions, sms: smsSender, email: emailSender, oob, ...options } = overrides;
+  const store: MfaStore = options.store ?? memoryStore();
+  const { allowedCountries, ...oobOptions } = oob ?? {};
+  const factors = options.factors ?? [
+    totp(totpOptions),
+    ...(smsSender ? [sms({ sender: smsSender, ...oobOptions, ...(allowedCountries ? { allowedCountries } : {}) })] : []),
+    ...(emailSender ? [email({ sender: emailSender, ...oobOptions })] : []),
+    backupCodes({ bcryptCost: 4 }),
+  ];
   const mfa = createMfa({
     issuer: 'Acme Co',
     store,
     encryptionKeys: { current: 'k1', keys: { k1: KEY_1 } },
     signingKey: SIGNING_KEY,
-    backupCodes: { bcryptCost: 4 },
     clock: clock.now,
     onEvent: (e) => {
       events.push(e);
     },
-    ...overrides,
+    ...options,
+    factors,
   });
   return { mfa, clock, events, store };
 }
 
 /** Enrols and confirms a TOTP factor; returns its secret and the backup codes. */
 export async function enrolTotp(h: ReturnType<typeof setup>, userId = 'alice') {
-  const e = await h.mfa.totp.enroll(userId, { label: 'Phone', accountName: `${userId}@example.com` });
+  const e = await h.mfa.enroll(userId, 'totp', { label: 'Phone', accountName: `${userId}@example.com` });
   const code = await generateTotp(e.secret, h.clock.now(), { algorithm: 'SHA1', digits: 6, periodSeconds: 30 });
-  const r = await h.mfa.totp.confirm(userId, e.factorId, code);
+  const r = await h.mfa.confirm(userId, e.factorId, { code: code });
   if (!r.ok) throw new Error(`confirm failed: ${r.reason}`);
   // Move to the next step so the confirming code's step is behind us.
   h.clock.advance(30);

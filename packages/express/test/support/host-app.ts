@@ -5,9 +5,9 @@
 import { execFileSync } from 'node:child_process';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import request from 'supertest';
-import { memoryStore, type CodeMessage, type MfaOptions, type MfaStore } from '@secondfactor/core';
+import { memoryStore, type CodeMessage, type MfaStore } from '@secondfactor/core';
 import { mfaErrorHandler, mfaGate, mfaRouter, requireMfa, type MfaRouterOptions, type TrustedDeviceCookieOptions } from '../../src';
-import { setup } from '../../../core/test/support/harness';
+import { setup, type SetupOverrides } from '../../../core/test/support/harness';
 
 export const PASSWORDS: Record<string, string> = { alice: 'alice-password', bob: 'bob-password', carol: 'carol-password' };
 const USER_AGENT = 'secondfactor-test/1.0 (X11; Linux x86_64) Firefox/140.0';
@@ -45,7 +45,7 @@ export interface Recorded {
 export interface HostOptions {
   /** Install express.json() for the whole app (default false: the router parses by itself). */
   json?: boolean;
-  mfa?: Partial<MfaOptions>;
+  mfa?: SetupOverrides;
   router?: Partial<MfaRouterOptions>;
   cookie?: TrustedDeviceCookieOptions;
   stepUpMaxAge?: number;

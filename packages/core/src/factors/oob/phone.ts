@@ -1,8 +1,8 @@
-// packages/core/src/phone.ts
+// packages/core/src/factors/oob/phone.ts
 // Phone numbers for SMS factors: parsed and normalised to E.164 with libphonenumber-js (full
 // metadata, so the line type is known), fixed lines refused, optional country allowlist.
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import { MfaError } from './errors';
+import { MfaError } from '../../errors';
 
 export interface NormalizePhoneOptions {
   /** ISO 3166-1 alpha-2 codes; when set, other countries are refused. */

@@ -1,9 +1,9 @@
-// packages/core/src/totp.ts
+// packages/core/src/factors/totp/totp.ts
 // TOTP (RFC 6238) over otplib 13: secrets, provisioning URIs, QR codes and a verifier that
 // evaluates every window candidate (no early return) and reports the matched time step.
 import { generate } from 'otplib';
 import { renderQrCode } from './qr-code';
-import { base32Encode, constantTimeEqual, type RandomSource } from './crypto';
+import { base32Encode, constantTimeEqual, type RandomSource } from '../../crypto';
 
 export type TotpAlgorithm = 'SHA1' | 'SHA256' | 'SHA512';
 

@@ -1,9 +1,9 @@
-// packages/core/src/backup-codes.ts
+// packages/core/src/factors/backup-codes/backup-codes.ts
 // Backup (recovery) codes: 10 Crockford base32 characters (50 bits) shown once as XXXXX-XXXXX,
 // stored only as bcrypt hashes that share one salt per set, so checking a guess costs one hash
 // however many codes remain.
 import bcrypt from 'bcryptjs';
-import { constantTimeEqual, randomString, type RandomSource } from './crypto';
+import { constantTimeEqual, randomString, type RandomSource } from '../../crypto';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const BACKUP_CODE_LENGTH = 10;

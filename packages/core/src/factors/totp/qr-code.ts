@@ -1,4 +1,4 @@
-// packages/core/src/qr-code.ts
+// packages/core/src/factors/totp/qr-code.ts
 // The otpauth URI as a QR code, rendered locally (never by a third-party service): the symbol
 // comes from `qrcode` (encoding, error correction M, masking); the PNG and SVG are written here
 // from its module matrix — a few KB of deflate (node:zlib) instead of qrcode's pure-JS PNG

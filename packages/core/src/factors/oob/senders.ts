@@ -1,8 +1,8 @@
-// packages/core/src/senders.ts
+// packages/core/src/factors/oob/senders.ts
 // How out-of-band codes leave the process. Hosts implement `CodeSender` (or use
 // @secondfactor/twilio, @secondfactor/smtp); core never does network I/O itself.
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import { MfaError } from './errors';
+import { MfaError } from '../../errors';
 
 /** One code to deliver. `to` is an E.164 number (SMS) or an email address. */
 export interface CodeMessage {
