@@ -38,8 +38,9 @@ function bad(message: string, cause?: unknown): never {
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  // An object literal of any realm (its prototype is an Object.prototype), or a null-prototype object.
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === null || Object.getPrototypeOf(proto) === null;
 }
 
 function onlyKeys(value: Record<string, unknown>, known: readonly string[], where: string): void {

@@ -41,3 +41,8 @@ export function encodeCbor(value: CborValue): Uint8Array {
   encodeInto(out, value);
   return Uint8Array.from(out);
 }
+
+/** A CBOR map whose entries keep the given order. */
+export function cborMap(entries: [number | string, CborValue][]): Map<number | string, CborValue> {
+  return new Map(entries);
+}

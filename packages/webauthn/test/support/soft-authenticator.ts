@@ -11,7 +11,7 @@ import type {
   PublicKeyCredentialRequestOptionsJSON,
   RegistrationResponseJSON,
 } from '@simplewebauthn/server';
-import { encodeCbor } from './cbor';
+import { cborMap, encodeCbor } from './cbor';
 
 const FLAG = { UP: 0x01, UV: 0x04, BE: 0x08, BS: 0x10, AT: 0x40, ED: 0x80 } as const;
 const ES256 = -7;
@@ -80,7 +80,7 @@ function coseKey(publicKey: KeyObject): Uint8Array {
   const jwk = publicKey.export({ format: 'jwk' });
   // kty: EC2 (2), alg: ES256 (-7), crv: P-256 (1), x, y — in CTAP2 canonical key order.
   return encodeCbor(
-    new Map<number, number | Uint8Array>([
+    cborMap([
       [1, 2],
       [3, ES256],
       [-1, 1],
@@ -152,9 +152,9 @@ export class SoftAuthenticator {
       credential.cosePublicKey,
     ]);
     const attestationObject = encodeCbor(
-      new Map<string, string | Uint8Array | Map<string, never>>([
+      cborMap([
         ['fmt', 'none'],
-        ['attStmt', new Map()],
+        ['attStmt', cborMap([])],
         ['authData', authData],
       ]),
     );
