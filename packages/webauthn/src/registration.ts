@@ -8,7 +8,7 @@ import { credentialOf, userHandleOf, WEBAUTHN_TYPE, type WebAuthnFactorData } fr
 import type { ResolvedWebAuthnOptions } from './options';
 
 /** The label of a key the user did not name. */
-export const DEFAULT_LABEL = 'Security key';
+const DEFAULT_LABEL = 'Security key';
 
 /** The user handle of an existing key of the user (active first), so all passkeys of one account share one. */
 function existingUserHandle(existing: FactorRecord[]): string | undefined {

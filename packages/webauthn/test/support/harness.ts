@@ -9,7 +9,7 @@ import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequest
 import { webauthn, type WebAuthnOptions } from '@secondfactor/webauthn';
 
 export const ORIGIN = 'https://example.com';
-export const RP: WebAuthnOptions = { rpId: 'example.com', rpName: 'Example', origins: [ORIGIN] };
+const RP: WebAuthnOptions = { rpId: 'example.com', rpName: 'Example', origins: [ORIGIN] };
 
 export interface RecordedEvent {
   type: string;
@@ -64,7 +64,7 @@ export function testContext(clock = fakeClock()): { ctx: FactorContext; events: 
  * A factor record. Carries the counter under both names (`counter` after #10's storage change,
  * `lastStep` before it) so these tests run against either store shape.
  */
-export function factorRecord(fields: { id: string; userId: string; status: 'pending' | 'active'; data: Record<string, unknown>; counter?: number | null; now: number }): FactorRecord {
+function factorRecord(fields: { id: string; userId: string; status: 'pending' | 'active'; data: Record<string, unknown>; counter?: number | null; now: number }): FactorRecord {
   const counter = fields.counter ?? null;
   return {
     id: fields.id,
