@@ -6,6 +6,7 @@ import { generateAuthenticationOptions, verifyAuthenticationResponse, type Verif
 import { fromBase64Url } from './base64url';
 import { invalid, liveState, newChallenge, responseOf } from './ceremony';
 import { credentialOf, storedCounter, type WebAuthnFactorData } from './factor-data';
+import { isDerEcdsaSignature, isEcdsaKey } from './signature-encoding';
 import type { ResolvedWebAuthnOptions } from './options';
 
 /** The security event a counter that failed to advance raises: the key may have been cloned. */
@@ -61,6 +62,8 @@ export async function finishAuthentication(
 
   let result: VerifiedAuthenticationResponse;
   try {
+    const publicKey = fromBase64Url(credential.publicKey);
+    if (isEcdsaKey(publicKey) && !isDerEcdsaSignature(fromBase64Url(json.response.signature))) return invalid(factor.id);
     result = await verifyAuthenticationResponse({
       response: json,
       expectedChallenge: state.secret,
@@ -69,11 +72,11 @@ export async function finishAuthentication(
       // Counter 0 here turns off the library's own counter check, which runs *before* the signature is
       // checked: the rule is applied below, only to a validly signed assertion, so a forged response
       // cannot raise a clone warning.
-      credential: { id: credential.credentialId, publicKey: fromBase64Url(credential.publicKey), counter: 0, transports: credential.transports },
+      credential: { id: credential.credentialId, publicKey, counter: 0, transports: credential.transports },
       requireUserVerification: o.userVerification === 'required',
     });
   } catch {
-    // Challenge, origin, rp id, flags, malformed signature: a failed attempt.
+    // Challenge, origin, rp id, flags, malformed signature, a damaged stored key: a failed attempt.
     return invalid(factor.id);
   }
   if (!result.verified) return invalid(factor.id);

@@ -136,6 +136,20 @@ describe('webauthn authentication: verify', () => {
     });
   });
 
+  test.each<[string, (der: Buffer) => Buffer]>([
+    ['another outer tag', (der) => Buffer.concat([Uint8Array.of(0xa3), der.subarray(1)])],
+    ['a shorter outer length', (der) => Buffer.concat([Uint8Array.of(0x30, der[1]! - 1), der.subarray(2)])],
+    ['a trailing byte', (der) => Buffer.concat([der, Uint8Array.of(0)])],
+    ['a long-form outer length', (der) => Buffer.concat([Uint8Array.of(0x30, 0x81, der[1]!), der.subarray(2)])],
+  ])('an ECDSA signature in another encoding of the same (r, s) — %s → invalid_code; only DER is accepted', async (_name, reencode) => {
+    const { driver, key, factorId } = await withKey();
+    const { options, state } = await driver.challenge('alice');
+    const response = key.get(options, { origin: ORIGIN });
+    const reencoded = { ...response, response: { ...response.response, signature: reencode(Buffer.from(response.response.signature, 'base64url')).toString('base64url') } };
+    expect(await driver.verify('alice', reencoded, state)).toEqual({ ok: false, reason: 'invalid_code', factorId });
+    expect(await driver.verify('alice', response, state)).toMatchObject({ ok: true, factorId });
+  });
+
   test('replayed assertion: the same response twice → the second is refused because the counter did not advance', async () => {
     const { driver, key, factorId } = await withKey();
     const { options, state } = await driver.challenge('alice');
