@@ -190,6 +190,14 @@ describe('webauthn registration: finish', () => {
     expect((await driver.confirm(factor, new SoftAuthenticator().create(options, { origin: ORIGIN, up: false }), state)).result.ok).toBe(false);
   });
 
+  test('backup state without backup eligibility (flags no authenticator may set) → invalid_code', async () => {
+    const { ctx } = testContext();
+    const driver = new Driver(ctx);
+    const { factor, options, state } = await driver.setup('alice');
+    const response = new SoftAuthenticator().create(options, { origin: ORIGIN, flags: 0x01 | 0x04 | 0x10 });
+    expect((await driver.confirm(factor, response, state)).result).toEqual({ ok: false, reason: 'invalid_code' });
+  });
+
   test('an id in the JSON that is not the attested credential id → invalid_code', async () => {
     const { ctx } = testContext();
     const driver = new Driver(ctx);

@@ -56,6 +56,8 @@ export interface CeremonyOptions {
   challenge?: string;
   /** Replaces clientDataJSON.type. */
   type?: string;
+  /** Replaces the computed flags byte (UP 0x01, UV 0x04, BE 0x08, BS 0x10; AT 0x40 is kept on creation). */
+  flags?: number;
 }
 
 export interface CreateOptions extends CeremonyOptions {
@@ -112,6 +114,7 @@ export class SoftAuthenticator {
   }
 
   private flags(c: CeremonyOptions, extra: number): number {
+    if (c.flags !== undefined) return c.flags | extra;
     let flags = extra;
     if (c.up ?? true) flags |= FLAG.UP;
     if (c.uv ?? true) flags |= FLAG.UV;
