@@ -234,6 +234,14 @@ describe('webauthn registration: finish', () => {
     expect(error).toMatchObject({ code: 'invalid_request', field: 'response' });
   });
 
+  test('describe: a synced credential is a passkey, a device-bound one a security key', async () => {
+    const { ctx } = testContext();
+    const driver = new Driver(ctx);
+    await enrolled(driver, 'alice', new SoftAuthenticator({ synced: true }));
+    await enrolled(driver, 'alice', new SoftAuthenticator());
+    expect(driver.factorsOf('alice').map((f) => driver.plugin.describe!(f))).toEqual([{ kind: 'passkey' }, { kind: 'security key' }]);
+  });
+
   test('enroll.parse ignores the setup body and returns null', () => {
     const { ctx } = testContext();
     const driver = new Driver(ctx);
