@@ -40,14 +40,13 @@ export function credentialOf(factor: FactorRecord): WebAuthnFactorData | undefin
   if (factor.type !== WEBAUTHN_TYPE || factor.status !== 'active') return undefined;
   const d = factor.data;
   const userHandle = userHandleOf(factor);
-  if (userHandle === undefined || typeof d.credentialId !== 'string' || d.credentialId === '' || typeof d.publicKey !== 'string' || d.publicKey === '') {
-    return undefined;
-  }
+  const isBytes = (v: unknown): v is string => typeof v === 'string' && v !== '' && isBase64Url(v);
+  if (userHandle === undefined || !isBytes(d.credentialId) || !isBytes(d.publicKey)) return undefined;
   return {
     userHandle,
     credentialId: d.credentialId,
     publicKey: d.publicKey,
-    transports: isTransports(d.transports) ? d.transports : [],
+    transports: isTransports(d.transports) ? [...d.transports] : [],
     deviceType: d.deviceType === 'multiDevice' ? 'multiDevice' : 'singleDevice',
     backedUp: d.backedUp === true,
     aaguid: typeof d.aaguid === 'string' ? d.aaguid : '',

@@ -140,8 +140,7 @@ function checkAssertion(response: Record<string, unknown>): AuthenticationRespon
   return checked;
 }
 
-/** Checks a WebAuthn response strictly; throws `MfaError('invalid_request', …, {field: 'response'})`. */
-export function parseWebAuthnResponse(input: FactorInput): ParsedResponse {
+function parse(input: FactorInput): ParsedResponse {
   const raw = input?.response;
   if (!isPlainObject(raw)) bad('must be a PublicKeyCredential as JSON (what navigator.credentials.create/get returns, .toJSON())');
   onlyKeys(raw, TOP_KEYS, 'response');
@@ -149,7 +148,8 @@ export function parseWebAuthnResponse(input: FactorInput): ParsedResponse {
   if (raw.rawId !== id) bad('rawId must equal id');
   if (raw.type !== 'public-key') bad('type must be "public-key"');
   const extensions = raw.clientExtensionResults;
-  if (!isPlainObject(extensions) || JSON.stringify(extensions).length > MAX.clientExtensionResults) {
+  const serialized = isPlainObject(extensions) ? JSON.stringify(extensions) : '';
+  if (!isPlainObject(extensions) || serialized.length > MAX.clientExtensionResults) {
     bad(`clientExtensionResults must be an object (at most ${MAX.clientExtensionResults} characters of JSON)`);
   }
   const attachment = raw.authenticatorAttachment;
@@ -161,11 +161,22 @@ export function parseWebAuthnResponse(input: FactorInput): ParsedResponse {
     id,
     rawId: id,
     type: 'public-key' as const,
-    clientExtensionResults: structuredClone(extensions),
+    clientExtensionResults: JSON.parse(serialized) as Record<string, unknown>,
     ...(attachment ? { authenticatorAttachment: attachment as 'platform' | 'cross-platform' } : {}),
   };
   if (raw.response.attestationObject !== undefined) {
     return { kind: 'registration', json: { ...common, response: checkRegistration(raw.response) } };
   }
   return { kind: 'authentication', json: { ...common, response: checkAssertion(raw.response) } };
+}
+
+/** Checks a WebAuthn response strictly; throws `MfaError('invalid_request', …, {field: 'response'})` and nothing else. */
+export function parseWebAuthnResponse(input: FactorInput): ParsedResponse {
+  try {
+    return parse(input);
+  } catch (error) {
+    if (error instanceof MfaError) throw error;
+    // Not JSON-shaped after all (a getter that throws, a cycle, a proxy — from a host calling in-process).
+    bad('could not be read as JSON data', error);
+  }
 }

@@ -277,3 +277,19 @@ describe('webauthn authentication: verify', () => {
     expect(error).toMatchObject({ code: 'invalid_request', field: 'response' });
   });
 });
+
+describe('webauthn authentication: stored data', () => {
+  test('a factor whose stored data is damaged is skipped, not a crash: options list the sound keys, and the damaged one cannot answer', async () => {
+    const { driver, key } = await withKey();
+    const damaged = new SoftAuthenticator();
+    const s = await driver.setup('alice');
+    await driver.confirm(s.factor, damaged.create(s.options, { origin: ORIGIN }), s.state);
+    const index = driver.factors.findIndex((f) => f.id === s.factor.id);
+    driver.factors[index] = { ...driver.factors[index]!, data: { ...driver.factors[index]!.data, credentialId: 'not base64url!' } };
+    const { options, state } = await driver.challenge('alice');
+    expect(options.allowCredentials!.map((c) => c.id)).toEqual([key.credentials[0]!.id]);
+    expect((await driver.setup('alice')).options.excludeCredentials!.map((c) => c.id)).toEqual([key.credentials[0]!.id]);
+    const answer = damaged.get({ ...options, allowCredentials: [] }, { origin: ORIGIN, credentialId: damaged.credentials[0]!.id });
+    expect(await driver.verify('alice', answer, state)).toEqual({ ok: false, reason: 'invalid_code' });
+  });
+});

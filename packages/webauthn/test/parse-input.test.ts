@@ -170,11 +170,28 @@ describe('webauthn parseInput: JSON shape', () => {
     invalidRequest(() => driver.plugin.parseInput({ response: mutate(clone(registration) as unknown as Json) }), message);
   });
 
-  test('a getter that throws inside the JSON cannot escape as a TypeError (input is plain data only)', async () => {
-    const { driver } = await fixtures();
+  test('what no JSON body holds (a class instance, a throwing getter, a cycle, a proxy) is invalid_request, not a TypeError', async () => {
+    const { driver, assertion } = await fixtures();
     class Credential {}
     invalidRequest(() => driver.plugin.parseInput({ response: new Credential() }));
     invalidRequest(() => driver.plugin.parseInput(undefined as never));
+    const getter = clone(assertion) as unknown as Json;
+    Object.defineProperty(getter, 'id', {
+      enumerable: true,
+      get() {
+        throw new TypeError('boom');
+      },
+    });
+    invalidRequest(() => driver.plugin.parseInput({ response: getter }), /could not be read/);
+    const cycle: Json = {};
+    cycle.self = cycle;
+    invalidRequest(() => driver.plugin.parseInput({ response: withField(assertion, ['clientExtensionResults'], cycle) }), /could not be read/);
+    const trap = new Proxy(clone(assertion) as unknown as Json, {
+      ownKeys() {
+        throw new RangeError('trap');
+      },
+    });
+    invalidRequest(() => driver.plugin.parseInput({ response: trap }), /could not be read/);
   });
 });
 
