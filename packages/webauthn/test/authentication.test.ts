@@ -3,7 +3,6 @@
 // origin and rp id binding, challenge binding, counters and clone warnings, foreign credentials, amr.
 import { MfaError, type FactorContext } from '@secondfactor/core';
 import { CLONE_WARNING, type WebAuthnOptions } from '@secondfactor/webauthn';
-import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { Driver, fakeClock, ORIGIN, testContext } from './support/harness';
 import { SoftAuthenticator, type SoftAuthenticatorOptions, strayKey } from './support/soft-authenticator';
 
@@ -257,11 +256,10 @@ describe('webauthn authentication: verify', () => {
     const second = new SoftAuthenticator();
     const s = await driver.setup('alice');
     await driver.confirm(s.factor, second.create(s.options, { origin: ORIGIN }), s.state);
-    const c = await driver.plugin.challenge!(driver.ctx, { userId: 'alice', factors: driver.factorsOf('alice'), factorId, purpose: 'step_up' });
-    expect(c.factorId).toBe(factorId);
-    const options = c.show.options as PublicKeyCredentialRequestOptionsJSON;
+    const { factorId: boundTo, options, state } = await driver.challenge('alice', 'step_up', factorId);
+    expect(boundTo).toBe(factorId);
+    expect(state.factorId).toBe(factorId);
     expect(options.allowCredentials!.map((a) => a.id)).toEqual([key.credentials[0]!.id]);
-    const state = { factorId, secret: c.state.secret, createdAt: driver.ctx.now(), expiresAt: driver.ctx.now() + 60_000, attempts: 0 };
     const fromSecond = second.get({ ...options, allowCredentials: [] }, { origin: ORIGIN, credentialId: second.credentials[0]!.id });
     expect(await driver.verify('alice', fromSecond, state, 'step_up')).toEqual({ ok: false, reason: 'invalid_code' });
     expect(await driver.verify('alice', key.get(options, { origin: ORIGIN }), state, 'step_up')).toMatchObject({ ok: true, factorId });

@@ -52,9 +52,9 @@ function withField(base: unknown, path: string[], value: unknown): Json {
 describe('webauthn parseInput: JSON shape', () => {
   test('well-formed responses parse, into copies holding only checked fields', async () => {
     const { driver, registration, assertion } = await fixtures();
-    expect(driver.plugin.parseInput({ response: registration })).toEqual({ kind: 'registration', json: registration });
-    expect(driver.plugin.parseInput({ response: assertion })).toEqual({ kind: 'authentication', json: assertion });
-    const parsed = driver.plugin.parseInput({ response: assertion }) as { json: unknown };
+    expect(driver.parseInput({ response: registration })).toEqual({ kind: 'registration', json: registration });
+    expect(driver.parseInput({ response: assertion })).toEqual({ kind: 'authentication', json: assertion });
+    const parsed = driver.parseInput({ response: assertion }) as { json: unknown };
     expect(parsed.json).not.toBe(assertion);
   });
 
@@ -62,8 +62,8 @@ describe('webauthn parseInput: JSON shape', () => {
     const { driver, registration, assertion } = await fixtures();
     const attestation = withField(registration, ['response', 'publicKeyAlgorithm'], -7);
     attestation.response = { ...(attestation.response as Json), publicKey: b64u('spki'), authenticatorData: b64u(new Uint8Array(37)) };
-    expect(driver.plugin.parseInput({ response: attestation })).toMatchObject({ kind: 'registration' });
-    expect(driver.plugin.parseInput({ response: withField(withField(assertion, ['response', 'userHandle'], null), ['authenticatorAttachment'], null) })).toMatchObject({
+    expect(driver.parseInput({ response: attestation })).toMatchObject({ kind: 'registration' });
+    expect(driver.parseInput({ response: withField(withField(assertion, ['response', 'userHandle'], null), ['authenticatorAttachment'], null) })).toMatchObject({
       kind: 'authentication',
     });
   });
@@ -115,7 +115,7 @@ describe('webauthn parseInput: JSON shape', () => {
     ['a userHandle over 64 bytes', (a) => withField(a, ['response', 'userHandle'], 'A'.repeat(88)), /userHandle/],
   ])('assertion: %s → invalid_request', async (_name, mutate, message) => {
     const { driver, assertion } = await fixtures();
-    invalidRequest(() => driver.plugin.parseInput({ response: mutate(clone(assertion) as unknown as Json) }), message);
+    invalidRequest(() => driver.parseInput({ response: mutate(clone(assertion) as unknown as Json) }), message);
   });
 
   const cbor = (value: Parameters<typeof encodeCbor>[0]) => b64u(encodeCbor(value));
@@ -167,14 +167,14 @@ describe('webauthn parseInput: JSON shape', () => {
     ['registration authenticatorData malformed', (a) => withField(a, ['response', 'authenticatorData'], b64u(new Uint8Array(10))), /authenticatorData/],
   ])('registration: %s → invalid_request', async (_name, mutate, message) => {
     const { driver, registration } = await fixtures();
-    invalidRequest(() => driver.plugin.parseInput({ response: mutate(clone(registration) as unknown as Json) }), message);
+    invalidRequest(() => driver.parseInput({ response: mutate(clone(registration) as unknown as Json) }), message);
   });
 
   test('what no JSON body holds (a class instance, a throwing getter, a cycle, a proxy) is invalid_request, not a TypeError', async () => {
     const { driver, assertion } = await fixtures();
     class Credential {}
-    invalidRequest(() => driver.plugin.parseInput({ response: new Credential() }));
-    invalidRequest(() => driver.plugin.parseInput(undefined as never));
+    invalidRequest(() => driver.parseInput({ response: new Credential() }));
+    invalidRequest(() => driver.parseInput(undefined as never));
     const getter = clone(assertion) as unknown as Json;
     Object.defineProperty(getter, 'id', {
       enumerable: true,
@@ -182,16 +182,16 @@ describe('webauthn parseInput: JSON shape', () => {
         throw new TypeError('boom');
       },
     });
-    invalidRequest(() => driver.plugin.parseInput({ response: getter }), /could not be read/);
+    invalidRequest(() => driver.parseInput({ response: getter }), /could not be read/);
     const cycle: Json = {};
     cycle.self = cycle;
-    invalidRequest(() => driver.plugin.parseInput({ response: withField(assertion, ['clientExtensionResults'], cycle) }), /could not be read/);
+    invalidRequest(() => driver.parseInput({ response: withField(assertion, ['clientExtensionResults'], cycle) }), /could not be read/);
     const trap = new Proxy(clone(assertion) as unknown as Json, {
       ownKeys() {
         throw new RangeError('trap');
       },
     });
-    invalidRequest(() => driver.plugin.parseInput({ response: trap }), /could not be read/);
+    invalidRequest(() => driver.parseInput({ response: trap }), /could not be read/);
   });
 });
 
@@ -228,7 +228,7 @@ describe('webauthn: mutated bytes never escape as another error', () => {
         const mutated = truncate ? original.subarray(0, i) : Buffer.from(original).fill(byte, i, i + 1);
         const response = withField(registration, ['response', 'attestationObject'], mutated.toString('base64url'));
         try {
-          const input = driver.plugin.parseInput({ response });
+          const input = driver.parseInput({ response });
           await driver.plugin.enroll!.finish(driver.ctx, { userId: 'alice', factor: enrolment.factor, input, state: enrolment.state });
         } catch (error) {
           if (!isAllowedError(error)) throw error;

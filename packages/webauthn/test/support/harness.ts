@@ -4,7 +4,7 @@
 // input, keeps the pending factor and the challenge state, activates factors (refusing a second
 // lookup key, as the store does) and advances the counter only if greater, as the flow does.
 import { createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
-import { type FactorContext, type FactorPlugin, type FactorRecord, memoryStore, type PluginState, type PluginVerifyResult, type VerifyPurpose } from '@secondfactor/core';
+import { type FactorContext, type FactorInput, type FactorPlugin, type FactorRecord, memoryStore, type PluginState, type PluginVerifyResult, type VerifyPurpose } from '@secondfactor/core';
 import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { webauthn, type WebAuthnOptions } from '@secondfactor/webauthn';
 
@@ -104,6 +104,14 @@ export class Driver {
     this.plugin = webauthn({ ...RP, ...options });
   }
 
+  /**
+   * The plugin's parseInput as the flow calls it. (Called through a widened type: #10's engine
+   * passes the candidate factors as a second argument, which this package's plugin ignores.)
+   */
+  parseInput(input: FactorInput, factors: FactorRecord[] = []): unknown {
+    return (this.plugin.parseInput as (input: FactorInput, factors: FactorRecord[]) => unknown)(input, factors);
+  }
+
   factorsOf(userId: string, status: 'active' | 'pending' | 'all' = 'active'): FactorRecord[] {
     return this.factors.filter((f) => f.userId === userId && (status === 'all' || f.status === status));
   }
@@ -120,7 +128,7 @@ export class Driver {
 
   /** POST /webauthn/confirm: finish, then activate as the store would. */
   async confirm(factor: FactorRecord, response: unknown, state: PluginState | null) {
-    const input = this.plugin.parseInput({ response });
+    const input = this.parseInput({ response }, [factor]);
     const result = await this.plugin.enroll!.finish(this.ctx, { userId: factor.userId, factor, input, state });
     if (!result.ok) return { result, activated: false as const };
     if (result.lookupKey !== undefined && this.lookupKeys.has(result.lookupKey)) return { result, activated: false as const };
@@ -132,15 +140,17 @@ export class Driver {
     return { result, activated: true as const, factor: active };
   }
 
-  /** POST /challenge/webauthn: request options for the user's active keys. */
-  async challenge(userId: string, purpose: 'login' | 'step_up' = 'login') {
-    const c = await this.plugin.challenge!(this.ctx, { userId, factors: this.factorsOf(userId), purpose });
+  /** POST /challenge/webauthn: request options for the user's active keys (or the one picked). */
+  async challenge(userId: string, purpose: 'login' | 'step_up' = 'login', factorId?: string) {
+    // `previous` (the state being replaced) is in #10's engine; the object is not a fresh literal so it compiles either way.
+    const args = { userId, factors: this.factorsOf(userId), purpose, previous: null, ...(factorId === undefined ? {} : { factorId }) };
+    const c = await this.plugin.challenge!(this.ctx, args);
     return { ...c, options: c.show.options as PublicKeyCredentialRequestOptionsJSON, state: keptState(this.ctx.now(), c.state, c.factorId) };
   }
 
   /** POST /verify: verify, then advance the counter only if greater (the flow's atomic step). */
   async verify(userId: string, response: unknown, state: PluginState | null, purpose: VerifyPurpose = 'login'): Promise<PluginVerifyResult> {
-    const input = this.plugin.parseInput({ response });
+    const input = this.parseInput({ response }, this.factorsOf(userId));
     const result = await this.plugin.verify(this.ctx, { userId, factors: this.factorsOf(userId), input, state, purpose });
     if (result.ok && result.factorId !== null && result.counter !== undefined) {
       const index = this.factors.findIndex((f) => f.id === result.factorId);
