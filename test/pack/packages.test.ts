@@ -9,7 +9,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync
 import { join } from 'node:path';
 import { copyWorkingTree, describeWithRegistry, removeLater, ROOT, tempDir } from '../support/fresh-clone';
 
-const PACKAGES = ['core', 'express', 'knex', 'redis', 'twilio', 'smtp'] as const;
+const PACKAGES = ['core', 'express', 'knex', 'redis', 'twilio', 'smtp', 'webauthn'] as const;
 // What a consumer installs next to our tarballs, pinned so a run is repeatable.
 const HOSTS = {
   express5: { express: '5.3.0', '@types/express': '5.0.6' },
@@ -76,7 +76,7 @@ describeWithRegistry()('packed packages, installed with npm', () => {
     });
     const out = join(work, 'tarballs');
     mkdirSync(out);
-    timed('pnpm pack x6 (prepack builds)', () => {
+    timed(`pnpm pack x${PACKAGES.length} (prepack builds)`, () => {
       for (const p of PACKAGES) run('pnpm', ['pack', '--pack-destination', out], { cwd: join(clone, 'packages', p) });
     });
     for (const file of readdirSync(out)) {
@@ -214,7 +214,8 @@ function readJson(file: string) {
 }
 
 const EXPECTED_RUN = {
-  adapters: ['function', 'function', 'function', 'function', 'function', 'function'],
+  adapters: ['function', 'function', 'function', 'function', 'function', 'function', 'function'],
+  plugin: { type: 'webauthn', input: 'response', phishingResistant: true },
   setup: 200,
   confirm: 200,
   login: { mfaRequired: true },
@@ -235,7 +236,8 @@ import { mfaRouter, mfaGate, requireMfa } from '@secondfactor/express';
 import { knexStore } from '@secondfactor/knex';
 import { redisStore } from '@secondfactor/redis';
 import { twilioSms } from '@secondfactor/twilio';
-import { smtpEmail } from '@secondfactor/smtp';`
+import { smtpEmail } from '@secondfactor/smtp';
+import { webauthn } from '@secondfactor/webauthn';`
       : `const express = require('express');
 const { createMfa, memoryStore, generateTotp } = require('@secondfactor/core');
 const { runStoreConformance } = require('@secondfactor/core/testing');
@@ -243,7 +245,8 @@ const { mfaRouter, mfaGate, requireMfa } = require('@secondfactor/express');
 const { knexStore } = require('@secondfactor/knex');
 const { redisStore } = require('@secondfactor/redis');
 const { twilioSms } = require('@secondfactor/twilio');
-const { smtpEmail } = require('@secondfactor/smtp');`;
+const { smtpEmail } = require('@secondfactor/smtp');
+const { webauthn } = require('@secondfactor/webauthn');`;
   return `${imports}
 const mfa = createMfa({
   issuer: 'Packed',
@@ -271,7 +274,8 @@ const server = app.listen(0, '127.0.0.1', async () => {
     const body = await verify.json();
     const guard = await fetch(base + '/admin');
     console.log(JSON.stringify({
-      adapters: [runStoreConformance, knexStore, redisStore, twilioSms, smtpEmail, mfaGate].map((f) => typeof f),
+      adapters: [runStoreConformance, knexStore, redisStore, twilioSms, smtpEmail, mfaGate, webauthn].map((f) => typeof f),
+      plugin: (({ type, input, phishingResistant }) => ({ type, input, phishingResistant }))(webauthn({ rpId: 'localhost', rpName: 'Packed', origins: ['http://localhost:3000'] })),
       setup: setup.status, confirm: confirm.status, login: { mfaRequired: login.mfaRequired }, verify: verify.status,
       bearer: body.tokenType === 'Bearer' && typeof body.accessToken === 'string', guardWithoutProof: guard.status,
     }));
@@ -291,6 +295,7 @@ import { knexStore, migrate } from '@secondfactor/knex';
 import { redisStore } from '@secondfactor/redis';
 import { twilioSms } from '@secondfactor/twilio';
 import { smtpEmail } from '@secondfactor/smtp';
+import { webauthn } from '@secondfactor/webauthn';
 import { knex } from 'knex';
 import Redis from 'ioredis';
 
@@ -307,6 +312,7 @@ export async function build(): Promise<express.Express> {
       totp(),
       sms({ sender: twilioSms({ accountSid: 'AC0', authToken: 't', from: '+15005550006' }) }),
       email({ sender: smtpEmail({ transport: 'smtp://localhost:2525', from: 'no-reply@example.com' }) }),
+      webauthn({ rpId: 'example.com', rpName: 'Typed', origins: ['https://example.com'], userVerification: 'required' }),
       backupCodes(),
     ],
   });
@@ -318,6 +324,8 @@ export async function build(): Promise<express.Express> {
   app.use(mfaErrorHandler());
   const unused: typeof runStoreConformance = runStoreConformance;
   void unused;
+  // @ts-expect-error -- origins are required
+  webauthn({ rpId: 'example.com', rpName: 'Typed' });
   // @ts-expect-error -- an Mfa instance is required
   mfaGate('not an Mfa instance');
   // @ts-expect-error -- a typo in an option is a type error
