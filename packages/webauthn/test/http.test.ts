@@ -6,10 +6,10 @@ import { expectProblem } from '../../express/test/support/problems';
 import { enrolKey, eventsJson, keyProof, loginOptions, ORIGIN, setupKey, startLogin, userOptions, verify, webauthnHost } from './support/http';
 import { SoftAuthenticator } from './support/soft-authenticator';
 
-/** Every public key, challenge and signature the test saw, to look for in the events. */
+/** Every public key (and credential id, user handle), challenge and signature the test saw, to look for in the events. */
 function secretsOf(keys: SoftAuthenticator[], seen: { challenges: string[]; signatures: string[] }): string[] {
   return [
-    ...keys.flatMap((k) => k.credentials.map((c) => Buffer.from(c.cosePublicKey).toString('base64url'))),
+    ...keys.flatMap((k) => k.credentials.flatMap((c) => [Buffer.from(c.cosePublicKey).toString('base64url'), c.id, c.userHandle])),
     ...seen.challenges,
     ...seen.signatures,
   ];
@@ -66,6 +66,7 @@ test('enrolment over HTTP: named keys, listed as phishing-resistant, excludeCred
   ]);
   // Status shows no key material.
   expect(status.text).not.toContain(usb.credentials[0]!.id);
+  expect(host.events.length).toBeGreaterThan(5);
   for (const secret of secretsOf([usb, phone], seen)) expect(eventsJson(host)).not.toContain(secret);
   expect(host.hostErrors).toEqual([]);
   expect(host.routerErrors).toEqual([]);
