@@ -277,3 +277,32 @@ test('the wrong ceremony (a registration at /verify, an assertion at confirm) is
   expect(failures(host)).toEqual([]);
   expect((await verify(host, token, key.get(options, { origin: ORIGIN }))).status).toBe(200);
 });
+
+test('ten parallel /step-up with the same valid response → exactly one 200', async () => {
+  const host = webauthnHost();
+  const key = new SoftAuthenticator();
+  await enrolKey(host, 'alice', key);
+  const { response } = await keyProof(host, 'alice', key);
+  const results = await Promise.all(Array.from({ length: 10 }, () => host.call('post', '/mfa/step-up', { user: 'alice', body: { method: 'webauthn', response } })));
+  expect(results.map((r) => r.status).filter((s) => s === 200)).toHaveLength(1);
+  for (const r of results.filter((x) => x.status !== 200)) expect([401, 429]).toContain(r.status);
+  expect(host.routerErrors).toEqual([]);
+});
+
+test('a challenge past its timeout is no challenge: step-up → 401 invalid_code; a login past its own expiry → 401 challenge_expired', async () => {
+  const host = webauthnHost({ webauthn: { timeoutSeconds: 60 } });
+  const key = new SoftAuthenticator();
+  await enrolKey(host, 'alice', key);
+  const { response } = await keyProof(host, 'alice', key);
+  host.clock.advance(61);
+  expectProblem(await host.call('post', '/mfa/step-up', { user: 'alice', body: { method: 'webauthn', response } }), 401, 'invalid_code');
+
+  const token = await startLogin(host, 'alice');
+  const options = await loginOptions(host, token);
+  expect(options.timeout).toBe(60_000);
+  host.clock.advance(61);
+  expectProblem(await verify(host, token, key.get(options, { origin: ORIGIN })), 401, 'invalid_code');
+  host.clock.advance(300);
+  expectProblem(await verify(host, token, key.get(options, { origin: ORIGIN })), 401, 'challenge_expired');
+  expectProblem(await host.call('post', '/mfa/challenge/webauthn', { body: { challengeToken: token } }), 401, 'challenge_expired');
+});

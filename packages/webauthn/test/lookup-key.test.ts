@@ -2,7 +2,8 @@
 // One credential, one user — with credential ids as long as WebAuthn allows (1023 bytes, 1364
 // base64url characters), on every store: memory, and knex on SQLite, PostgreSQL and MariaDB, whose
 // lookup_key column holds 512 characters. The plugin's lookupKey is the SHA-256 of the id (43
-// characters); the id itself stays in the factor's data for allowCredentials and matching.
+// characters); the id itself stays in the factor's data for allowCredentials and matching. And,
+// on each store, ten parallel copies of one valid assertion log in exactly once.
 import { createHash, randomBytes } from 'node:crypto';
 import { knexStore, migrate } from '@secondfactor/knex';
 import type { MfaStore } from '@secondfactor/core';
@@ -16,7 +17,7 @@ const sha256Key = (id: Uint8Array) => createHash('sha256').update(id).digest('ba
 type StoreUnderTest = { store: () => MfaStore | undefined; backend: string; cleanup?: () => Promise<void> };
 
 function lookupKeyTests(name: string, describeIt: (name: string, fn: () => void) => void, open: () => Promise<StoreUnderTest>) {
-  describeIt(`webauthn lookup keys on ${name}`, () => {
+  describeIt(`webauthn lookup keys and races on ${name}`, () => {
     let current: StoreUnderTest;
     beforeEach(async () => {
       current = await open();
@@ -76,6 +77,20 @@ function lookupKeyTests(name: string, describeIt: (name: string, fn: () => void)
       await enrolKey(h, 'bob', new SoftAuthenticator(), {}, { credentialId: b });
       const keys = [...(await h.h.store.listFactors('alice')), ...(await h.h.store.listFactors('bob'))].map((f) => f.lookupKey);
       expect(keys).toEqual([sha256Key(a), sha256Key(b)]);
+    });
+
+    test('ten parallel /verify with the same valid response → exactly one 200, the counter advanced once', async () => {
+      const h = host();
+      const key = new SoftAuthenticator();
+      const { factorId } = await enrolKey(h, 'alice', key, {}, { credentialId: randomBytes(1023) });
+      const token = await startLogin(h, 'alice');
+      const response = key.get(await loginOptions(h, token), { origin: ORIGIN });
+      const results = await Promise.all(Array.from({ length: 10 }, () => verify(h, token, response)));
+      expect(results.map((r) => r.status).filter((s) => s === 200)).toHaveLength(1);
+      for (const r of results.filter((x) => x.status !== 200)) expect([401, 429]).toContain(r.status);
+      expect(h.events.filter((e) => e.type === 'mfa.verified')).toHaveLength(1);
+      expect((await h.h.store.getFactor('alice', factorId))!.counter).toBe(1);
+      expect(h.routerErrors).toEqual([]);
     });
   });
 }
