@@ -4,7 +4,7 @@
 // clone warning), a missing user verification, malformed bytes and shapes (400, never a 500, never
 // a counted attempt), and ten parallel copies of one valid response (exactly one logs in).
 import { cborMap, encodeCbor } from './support/cbor';
-import { type Host } from '../../express/test/support/host-app';
+import type { Host } from '../../express/test/support/host-app';
 import { expectProblem } from '../../express/test/support/problems';
 import { enrolKey, eventsJson, keyProof, loginOptions, ORIGIN, setupKey, startLogin, verify, webauthnHost } from './support/http';
 import { SoftAuthenticator } from './support/soft-authenticator';
