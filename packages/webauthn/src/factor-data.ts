@@ -1,8 +1,8 @@
 // packages/webauthn/src/factor-data.ts
 // What a WebAuthn factor stores in `FactorRecord.data` (nothing secret: a public key and metadata),
-// read back defensively, and the signature counter the store keeps for it.
+// read back defensively; its lookup key (the credential id, hashed) and the signature counter the store keeps for it.
 import type { FactorRecord } from '@secondfactor/core';
-import { isBase64Url } from './base64url';
+import { fromBase64Url, isBase64Url, toBase64Url } from './base64url';
 
 /** The factor type name: route segment, `method` value and `FactorRecord.type`. */
 export const WEBAUTHN_TYPE = 'webauthn';
@@ -11,7 +11,7 @@ export const WEBAUTHN_TYPE = 'webauthn';
 export interface WebAuthnFactorData {
   /** The WebAuthn user handle (base64url of 32 random bytes), shared by all keys of one user. */
   userHandle: string;
-  /** The credential id (base64url), also the factor's `lookupKey`: one credential belongs to one user. */
+  /** The credential id (base64url), as browsers list and return it. Its SHA-256 is the factor's `lookupKey`. */
   credentialId: string;
   /** The credential public key, COSE-encoded, base64url. Public: stored as is. */
   publicKey: string;
@@ -54,11 +54,17 @@ export function credentialOf(factor: FactorRecord): WebAuthnFactorData | undefin
 }
 
 /**
- * The signature counter last accepted for a factor (0 when none). The store field is `counter`
- * since #10's storage change, `lastStep` before it; both are read so this package compiles against either.
+ * The factor's `lookupKey`: SHA-256 of the credential id's bytes, base64url (43 characters). The
+ * store refuses a second factor of this type with the same key, so one credential belongs to one
+ * user. Hashed because a credential id may be up to 1023 bytes (1364 base64url characters) and the
+ * SQL stores index at most 512 characters of a lookup key.
  */
+export async function lookupKeyOf(credentialId: string): Promise<string> {
+  return toBase64Url(new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', fromBase64Url(credentialId))));
+}
+
+/** The signature counter last accepted for a factor (0 when none yet: a passkey that never counts). */
 export function storedCounter(factor: FactorRecord): number {
-  const record = factor as unknown as { counter?: unknown; lastStep?: unknown };
-  const value = record.counter !== undefined ? record.counter : record.lastStep;
+  const value = factor.counter;
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : 0;
 }

@@ -4,7 +4,7 @@ import type { EnrollBegin, EnrollFinish, FactorContext, FactorRecord, PluginStat
 import { generateRegistrationOptions, verifyRegistrationResponse, type VerifiedRegistrationResponse } from '@simplewebauthn/server';
 import { fromBase64Url, toBase64Url } from './base64url';
 import { invalid, liveState, newChallenge, responseOf, SUPPORTED_ALGORITHMS } from './ceremony';
-import { credentialOf, userHandleOf, WEBAUTHN_TYPE, type WebAuthnFactorData } from './factor-data';
+import { credentialOf, lookupKeyOf, userHandleOf, WEBAUTHN_TYPE, type WebAuthnFactorData } from './factor-data';
 import type { ResolvedWebAuthnOptions } from './options';
 
 /** The label of a key the user did not name. */
@@ -89,5 +89,5 @@ export async function finishRegistration(
     backedUp: info.credentialBackedUp,
     aaguid: info.aaguid,
   };
-  return { ok: true, data: { ...data }, counter: info.credential.counter, lookupKey: info.credential.id };
+  return { ok: true, data: { ...data }, counter: info.credential.counter, lookupKey: await lookupKeyOf(info.credential.id) };
 }

@@ -1,11 +1,25 @@
 // packages/webauthn/src/webauthn.ts
 // webauthn(options): the factor plugin for security keys and passkeys, on @simplewebauthn/server.
-import type { FactorPlugin, FactorRecord } from '@secondfactor/core';
+import type { FactorInput, FactorPlugin, FactorRecord } from '@secondfactor/core';
 import { beginAuthentication, finishAuthentication } from './authentication';
+import { responseOf } from './ceremony';
 import { WEBAUTHN_TYPE } from './factor-data';
 import { resolveWebAuthnOptions, type WebAuthnOptions } from './options';
-import { parseWebAuthnResponse } from './parse-response';
+import { type ParsedResponse, parseWebAuthnResponse } from './parse-response';
 import { beginRegistration, finishRegistration } from './registration';
+
+/**
+ * The response, checked, of the ceremony this step answers. The flows hand `parseInput` the
+ * pending factor being confirmed, or the user's active factors (none yet, for the shape check
+ * before a login's lookup): a registration where an assertion belongs, or the reverse, is bad
+ * input refused here — before any attempt, backoff or challenge limit is counted.
+ */
+function parseInput(input: FactorInput, factors: FactorRecord[]): ParsedResponse {
+  const parsed = parseWebAuthnResponse(input);
+  const confirming = factors.length === 1 && factors[0]!.status === 'pending';
+  responseOf(parsed, confirming ? 'registration' : 'authentication');
+  return parsed;
+}
 
 /**
  * Security keys and passkeys as a second factor: `createMfa({ factors: [..., webauthn({ rpId, rpName, origins })] })`.
@@ -19,7 +33,7 @@ export function webauthn(options: WebAuthnOptions): FactorPlugin {
     input: 'response',
     phishingResistant: true,
     restricted: false,
-    parseInput: parseWebAuthnResponse,
+    parseInput,
     describe(factor: FactorRecord) {
       return { kind: factor.data.deviceType === 'multiDevice' ? 'passkey' : 'security key' };
     },

@@ -51,18 +51,28 @@ function withField(base: unknown, path: string[], value: unknown): Json {
 
 describe('webauthn parseInput: JSON shape', () => {
   test('well-formed responses parse, into copies holding only checked fields', async () => {
-    const { driver, registration, assertion } = await fixtures();
-    expect(driver.parseInput({ response: registration })).toEqual({ kind: 'registration', json: registration });
+    const { driver, registration, assertion, enrolment } = await fixtures();
+    expect(driver.parseInput({ response: registration }, [enrolment.factor])).toEqual({ kind: 'registration', json: registration });
     expect(driver.parseInput({ response: assertion })).toEqual({ kind: 'authentication', json: assertion });
     const parsed = driver.parseInput({ response: assertion }) as { json: unknown };
     expect(parsed.json).not.toBe(assertion);
   });
 
+  test('the ceremony must be the step\'s: a registration only when confirming (the pending factor given), an assertion only otherwise', async () => {
+    const { driver, registration, assertion, enrolment } = await fixtures();
+    const active = driver.factorsOf('alice');
+    expect(active).toHaveLength(1);
+    invalidRequest(() => driver.parseInput({ response: registration }), /must be a registration|must be an authentication/);
+    invalidRequest(() => driver.parseInput({ response: registration }, active), /must be an authentication/);
+    invalidRequest(() => driver.parseInput({ response: assertion }, [enrolment.factor]), /must be a registration/);
+    expect(driver.parseInput({ response: assertion }, active)).toMatchObject({ kind: 'authentication' });
+  });
+
   test('the browser’s optional extras (L3 toJSON) are accepted: authenticatorData, publicKey, publicKeyAlgorithm; null userHandle and attachment', async () => {
-    const { driver, registration, assertion } = await fixtures();
+    const { driver, registration, assertion, enrolment } = await fixtures();
     const attestation = withField(registration, ['response', 'publicKeyAlgorithm'], -7);
     attestation.response = { ...(attestation.response as Json), publicKey: b64u('spki'), authenticatorData: b64u(new Uint8Array(37)) };
-    expect(driver.parseInput({ response: attestation })).toMatchObject({ kind: 'registration' });
+    expect(driver.parseInput({ response: attestation }, [enrolment.factor])).toMatchObject({ kind: 'registration' });
     expect(driver.parseInput({ response: withField(withField(assertion, ['response', 'userHandle'], null), ['authenticatorAttachment'], null) })).toMatchObject({
       kind: 'authentication',
     });
@@ -166,8 +176,8 @@ describe('webauthn parseInput: JSON shape', () => {
     ['publicKeyAlgorithm a string', (a) => withField(a, ['response', 'publicKeyAlgorithm'], '-7'), /publicKeyAlgorithm/],
     ['registration authenticatorData malformed', (a) => withField(a, ['response', 'authenticatorData'], b64u(new Uint8Array(10))), /authenticatorData/],
   ])('registration: %s → invalid_request', async (_name, mutate, message) => {
-    const { driver, registration } = await fixtures();
-    invalidRequest(() => driver.parseInput({ response: mutate(clone(registration) as unknown as Json) }), message);
+    const { driver, registration, enrolment } = await fixtures();
+    invalidRequest(() => driver.parseInput({ response: mutate(clone(registration) as unknown as Json) }, [enrolment.factor]), message);
   });
 
   test('what no JSON body holds (a class instance, a throwing getter, a cycle, a proxy) is invalid_request, not a TypeError', async () => {
@@ -228,7 +238,7 @@ describe('webauthn: mutated bytes never escape as another error', () => {
         const mutated = truncate ? original.subarray(0, i) : Buffer.from(original).fill(byte, i, i + 1);
         const response = withField(registration, ['response', 'attestationObject'], mutated.toString('base64url'));
         try {
-          const input = driver.parseInput({ response });
+          const input = driver.parseInput({ response }, [enrolment.factor]);
           await driver.plugin.enroll!.finish(driver.ctx, { userId: 'alice', factor: enrolment.factor, input, state: enrolment.state });
         } catch (error) {
           if (!isAllowedError(error)) throw error;

@@ -1,8 +1,12 @@
 // packages/webauthn/test/registration.test.ts
 // Enrolment (begin/finish) with the software authenticator: what is offered, what is stored, what is refused.
+import { createHash } from 'node:crypto';
 import { MfaError } from '@secondfactor/core';
 import { Driver, fakeClock, keptState, ORIGIN, testContext } from './support/harness';
 import { SoftAuthenticator } from './support/soft-authenticator';
+
+/** SHA-256 of the credential id's bytes, base64url: the factor's lookup key, computed independently of the plugin. */
+const sha256Key = (credentialId: string) => createHash('sha256').update(Buffer.from(credentialId, 'base64url')).digest('base64url');
 
 async function enrolled(driver: Driver, userId: string, key: SoftAuthenticator) {
   const { factor, options, state } = await driver.setup(userId);
@@ -68,7 +72,7 @@ describe('webauthn registration: begin', () => {
 });
 
 describe('webauthn registration: finish', () => {
-  test('happy path: the credential is stored as factor data, its id is the lookup key, its counter the start', async () => {
+  test('happy path: the credential is stored as factor data, the SHA-256 of its id is the lookup key, its counter the start', async () => {
     const { ctx } = testContext();
     const driver = new Driver(ctx);
     const key = new SoftAuthenticator({ transports: ['usb', 'nfc'] });
@@ -79,7 +83,7 @@ describe('webauthn registration: finish', () => {
     const credential = key.credentials[0]!;
     expect(result).toEqual({
       ok: true,
-      lookupKey: credential.id,
+      lookupKey: sha256Key(credential.id),
       counter: 7,
       data: {
         userHandle: options.user.id,
@@ -206,7 +210,7 @@ describe('webauthn registration: finish', () => {
     expect((await driver.confirm(factor, response, state)).result).toEqual({ ok: false, reason: 'invalid_code' });
   });
 
-  test('a credential already registered (to another user) cannot be activated twice: finish returns its id as lookupKey', async () => {
+  test('a credential already registered (to another user) cannot be activated twice: finish returns its id\'s hash as lookupKey', async () => {
     const { ctx } = testContext();
     const driver = new Driver(ctx);
     const key = new SoftAuthenticator();
@@ -217,7 +221,7 @@ describe('webauthn registration: finish', () => {
     const m = await driver.setup('mallory');
     const stolenState = keptState(ctx.now(), { secret: a.options.challenge, ttlSeconds: 300 }, m.factor.id);
     const again = await driver.confirm(m.factor, response, stolenState);
-    expect(again.result).toMatchObject({ ok: true, lookupKey: key.credentials[0]!.id });
+    expect(again.result).toMatchObject({ ok: true, lookupKey: sha256Key(key.credentials[0]!.id) });
     expect(again.activated).toBe(false);
   });
 

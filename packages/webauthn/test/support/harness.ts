@@ -60,12 +60,8 @@ export function testContext(clock = fakeClock()): { ctx: FactorContext; events: 
   return { ctx, events, randomCalls };
 }
 
-/**
- * A factor record. Carries the counter under both names (`counter` after #10's storage change,
- * `lastStep` before it) so these tests run against either store shape.
- */
-function factorRecord(fields: { id: string; userId: string; status: 'pending' | 'active'; data: Record<string, unknown>; counter?: number | null; now: number }): FactorRecord {
-  const counter = fields.counter ?? null;
+/** A factor record as the store holds it. */
+function factorRecord(fields: { id: string; userId: string; status: 'pending' | 'active'; data: Record<string, unknown>; counter?: number | null; lookupKey?: string | null; now: number }): FactorRecord {
   return {
     id: fields.id,
     userId: fields.userId,
@@ -74,13 +70,12 @@ function factorRecord(fields: { id: string; userId: string; status: 'pending' | 
     status: fields.status,
     secret: null,
     data: fields.data,
-    lastStep: counter,
-    counter,
-    lookupKey: null,
+    counter: fields.counter ?? null,
+    lookupKey: fields.lookupKey ?? null,
     createdAt: fields.now,
     confirmedAt: fields.status === 'active' ? fields.now : null,
     lastUsedAt: null,
-  } as unknown as FactorRecord;
+  };
 }
 
 /** The state the flow keeps for what `begin`/`challenge` returned. */
@@ -104,12 +99,9 @@ export class Driver {
     this.plugin = webauthn({ ...RP, ...options });
   }
 
-  /**
-   * The plugin's parseInput as the flow calls it. (Called through a widened type: #10's engine
-   * passes the candidate factors as a second argument, which this package's plugin ignores.)
-   */
+  /** The plugin's parseInput as the flow calls it. */
   parseInput(input: FactorInput, factors: FactorRecord[] = []): unknown {
-    return (this.plugin.parseInput as (input: FactorInput, factors: FactorRecord[]) => unknown)(input, factors);
+    return this.plugin.parseInput(input, factors);
   }
 
   factorsOf(userId: string, status: 'active' | 'pending' | 'all' = 'active'): FactorRecord[] {
@@ -134,17 +126,16 @@ export class Driver {
     if (result.lookupKey !== undefined && this.lookupKeys.has(result.lookupKey)) return { result, activated: false as const };
     if (result.lookupKey !== undefined) this.lookupKeys.set(result.lookupKey, factor.userId);
     const index = this.factors.indexOf(factor);
-    const active = factorRecord({ id: factor.id, userId: factor.userId, status: 'active', data: result.data ?? factor.data, counter: result.counter, now: this.ctx.now() });
-    (active as unknown as { lookupKey: string | null }).lookupKey = result.lookupKey ?? null;
+    const active = factorRecord({
+      id: factor.id, userId: factor.userId, status: 'active', data: result.data ?? factor.data, counter: result.counter, lookupKey: result.lookupKey ?? null, now: this.ctx.now(),
+    });
     this.factors[index] = active;
     return { result, activated: true as const, factor: active };
   }
 
   /** POST /challenge/webauthn: request options for the user's active keys (or the one picked). */
   async challenge(userId: string, purpose: 'login' | 'step_up' = 'login', factorId?: string) {
-    // `previous` (the state being replaced) is in #10's engine; the object is not a fresh literal so it compiles either way.
-    const args = { userId, factors: this.factorsOf(userId), purpose, previous: null, ...(factorId === undefined ? {} : { factorId }) };
-    const c = await this.plugin.challenge!(this.ctx, args);
+    const c = await this.plugin.challenge!(this.ctx, { userId, factors: this.factorsOf(userId), purpose, previous: null, ...(factorId === undefined ? {} : { factorId }) });
     return { ...c, options: c.show.options as PublicKeyCredentialRequestOptionsJSON, state: keptState(this.ctx.now(), c.state, c.factorId) };
   }
 
@@ -154,10 +145,8 @@ export class Driver {
     const result = await this.plugin.verify(this.ctx, { userId, factors: this.factorsOf(userId), input, state, purpose });
     if (result.ok && result.factorId !== null && result.counter !== undefined) {
       const index = this.factors.findIndex((f) => f.id === result.factorId);
-      const f = this.factors[index]! as unknown as { counter: number | null; lastStep: number | null };
-      if (f.counter === null || f.counter < result.counter) {
-        this.factors[index] = { ...this.factors[index]!, counter: result.counter, lastStep: result.counter } as unknown as FactorRecord;
-      }
+      const f = this.factors[index]!;
+      if (f.counter === null || f.counter < result.counter) this.factors[index] = { ...f, counter: result.counter };
     }
     return result;
   }

@@ -61,6 +61,8 @@ export interface CeremonyOptions {
 }
 
 export interface CreateOptions extends CeremonyOptions {
+  /** The new credential's id bytes (1 to 1023). Default: 32 random bytes. */
+  credentialId?: Uint8Array;
   /** Report this id in the JSON instead of the attested credential's. */
   reportedId?: string;
   /** The counter in the attested authenticator data. Default 0. */
@@ -134,7 +136,7 @@ export class SoftAuthenticator {
     }
     if (!options.pubKeyCredParams.some((p) => p.alg === ES256)) throw new Error('NotSupportedError: ES256 not offered');
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const rawId = randomBytes(32);
+    const rawId = Buffer.from(c.credentialId ?? randomBytes(32));
     const credential: SoftCredential = {
       id: b64u(rawId),
       rpId,
