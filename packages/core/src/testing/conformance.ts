@@ -549,7 +549,7 @@ export function runStoreConformance(
             event(a, t0, { ...ok, factorType: 'totp' }),
             event(b, t0 + 10, { ...ok, factorType: 'totp' }),
             event(a, t0 + DAY_MS - 1, { ...ok, factorType: 'totp' }),
-            event(c, t0 + 20, { ...ok, factorType: 'webauthn' }),
+            event(c, t0 + 20, { ...ok, factorType: 'security_key' }),
             event(a, t0 + 30, { ...ko, factorType: 'totp', reason: 'invalid_code' }),
             event(a, t0 + 40, { ...ko, type: 'mfa.failed', factorType: 'totp', reason: 'invalid_code' }),
             event(b, t0 + 50, { ...ko, type: 'mfa.failed', factorType: 'totp', reason: 'replayed' }),
@@ -565,7 +565,7 @@ export function runStoreConformance(
             ({ day, type, factorType, outcome, count });
           const twoDays = [
             row(day0, 'mfa.verified', 'totp', 'success', 3),
-            row(day0, 'mfa.verified', 'webauthn', 'success', 1),
+            row(day0, 'mfa.verified', 'security_key', 'success', 1),
             row(day0, 'mfa.verified', 'totp', 'failure', 1),
             row(day0, 'mfa.failed', 'totp', 'failure', 2),
             row(day0, 'mfa.locked', null, 'failure', 1),
@@ -593,7 +593,7 @@ export function runStoreConformance(
             return {
               users: now.users - start.users,
               totp: typeCount(now, 'totp') - typeCount(start, 'totp'),
-              webauthn: typeCount(now, 'webauthn') - typeCount(start, 'webauthn'),
+              securityKey: typeCount(now, 'security_key') - typeCount(start, 'security_key'),
               sms: typeCount(now, 'sms') - typeCount(start, 'sms'),
               rare: typeCount(now, rare),
             };
@@ -603,20 +603,20 @@ export function runStoreConformance(
           const [a, b, c] = [uid(), uid(), uid()];
           await s().createFactor(factor(a, { status: 'active', confirmedAt: 1 }));
           await s().createFactor(factor(a, { status: 'active', confirmedAt: 1 }));
-          await s().createFactor(factor(a, { type: 'webauthn', status: 'active', secret: null, data: {}, lookupKey: credentialId() }));
+          await s().createFactor(factor(a, { type: 'security_key', status: 'active', secret: null, data: {}, lookupKey: credentialId() }));
           await s().createFactor(factor(b, { status: 'active', confirmedAt: 1 }));
           await s().createFactor(factor(b, { type: 'sms', secret: null, data: { phone: '+15005550006' } }));
           const pending = factor(c, { type: rare });
           await s().createFactor(pending);
-          assert.deepEqual(await delta(start), { users: 2, totp: 2, webauthn: 1, sms: 0, rare: 0 });
+          assert.deepEqual(await delta(start), { users: 2, totp: 2, securityKey: 1, sms: 0, rare: 0 });
 
           assert.equal(await s().activateFactor(c, pending.id, { confirmedAt: 2, counter: null }), true);
-          assert.deepEqual(await delta(start), { users: 3, totp: 2, webauthn: 1, sms: 0, rare: 1 });
+          assert.deepEqual(await delta(start), { users: 3, totp: 2, securityKey: 1, sms: 0, rare: 1 });
           await s().deleteFactors(a);
-          assert.deepEqual(await delta(start), { users: 2, totp: 1, webauthn: 0, sms: 0, rare: 1 });
+          assert.deepEqual(await delta(start), { users: 2, totp: 1, securityKey: 0, sms: 0, rare: 1 });
           await s().deleteFactors(b);
           await s().deleteFactors(c);
-          assert.deepEqual(await delta(start), { users: 0, totp: 0, webauthn: 0, sms: 0, rare: 0 });
+          assert.deepEqual(await delta(start), { users: 0, totp: 0, securityKey: 0, sms: 0, rare: 0 });
         });
       });
     }
