@@ -13,8 +13,9 @@
 import type { Pool, QueryResultRow } from 'pg';
 import type { MfaStore } from '@secondfactor/core';
 import {
-  rowToAttemptState, rowToChallenge, rowToDevice, rowToFactor, rowToFactorState, toNumber,
-  type AttemptStateRow, type BackupCodeSetRow, type ChallengeRow, type FactorRow, type FactorStateRow, type TrustedDeviceRow,
+  rowToAttemptState, rowToChallenge, rowToDevice, rowToEvent, rowToFactor, rowToFactorState, toNumber,
+  type AttemptStateRow, type BackupCodeSetRow, type ChallengeRow, type EventRow, type FactorRow, type FactorStateRow,
+  type TrustedDeviceRow,
 } from './rows';
 import { DEFAULT_SCHEMA, tablesIn } from './tables';
 import { inTransaction } from './transaction';
@@ -41,6 +42,8 @@ const FACTOR_COLUMNS = 'user_id, id, type, label, status, secret, data, counter,
 const DEVICE_COLUMNS = 'id, user_id, token_hash, label, created_at, last_seen_at, expires_at';
 const CHALLENGE_COLUMNS = 'id, user_id, methods, created_at, expires_at, attempts';
 const STATE_COLUMNS = 'type, purpose, user_id, factor_id, secret, created_at, expires_at, attempts';
+const EVENT_COLUMNS = 'id, at, day, type, user_id, outcome, factor_id, factor_type, reason, purpose, ip, user_agent, actor, detail';
+const DAY_MS = 86_400_000;
 
 /**
  * Durable and ephemeral MFA data in PostgreSQL through a `pg.Pool` you own (the store never ends it).
@@ -235,6 +238,66 @@ export function pgStore(pool: Pool, options: PgStoreOptions = {}): PgMfaStore {
 
     async deleteTrustedDevices(userId) {
       return count(`DELETE FROM ${t.trustedDevices} WHERE user_id = $1`, [userId]);
+    },
+
+    // ===== audit log ============================================================================
+    // Append-only: nothing here needs to be atomic beyond one INSERT or one DELETE.
+    async appendEvent(e) {
+      await query(
+        `INSERT INTO ${t.events} (${EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+        [e.id, e.at, e.day, e.type, e.userId, e.outcome, e.factorId, e.factorType, e.reason, e.purpose, e.ip, e.userAgent, e.actor, e.detail],
+      );
+    },
+
+    async listEvents({ userId, since, until, before, limit }) {
+      // Each filter is present or a NULL parameter that switches it off. The cursor is "strictly
+      // older in (at, id) order": the row value comparison (at, id) < ($5, $6), which PostgreSQL
+      // answers from the index; `at <= $5` alone would repeat the cursor's own row.
+      // ORDER BY at DESC, id DESC walks events_user_idx (or events_at_idx) backwards and stops
+      // after `limit` rows. A plan cached for all-NULL filters would be poor, so the user and
+      // no-user cases are two statements.
+      const values = [since ?? null, until ?? null, before?.at ?? null, before?.id ?? null, limit];
+      const bounds = `($1::bigint IS NULL OR at >= $1) AND ($2::bigint IS NULL OR at < $2)
+          AND ($3::bigint IS NULL OR (at, id) < ($3, $4::text))`;
+      const rows = userId === undefined
+        ? await query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM ${t.events} WHERE ${bounds} ORDER BY at DESC, id DESC LIMIT $5`, values)
+        : await query<EventRow>(
+          `SELECT ${EVENT_COLUMNS} FROM ${t.events} WHERE user_id = $6 AND ${bounds} ORDER BY at DESC, id DESC LIMIT $5`,
+          [...values, userId],
+        );
+      return rows.map(rowToEvent);
+    },
+
+    async purgeEvents(before) {
+      return count(`DELETE FROM ${t.events} WHERE at < $1`, [before]);
+    },
+
+    async countEventsByDay({ since, until }) {
+      // The day bounds are a range of events_day_idx, which holds every column read here.
+      if (!(until > since)) return [];
+      const rows = await query<{ day: number; type: string; factor_type: string | null; outcome: string; n: string }>(
+        `SELECT day, type, factor_type, outcome, count(*) AS n FROM ${t.events}
+          WHERE day BETWEEN $1 AND $2 AND at >= $3 AND at < $4
+          GROUP BY day, type, factor_type, outcome`,
+        [Math.floor(since / DAY_MS), Math.floor((until - 1) / DAY_MS), since, until],
+      );
+      return rows.map((r) => ({
+        day: r.day, type: r.type, factorType: r.factor_type, outcome: r.outcome === 'success' ? 'success' : 'failure', count: toNumber(r.n),
+      }));
+    },
+
+    async countMfaUsers() {
+      // Both from factors_status_type_idx alone. GROUPING SETS: the total and the per-type figures
+      // in one statement, so they come from one snapshot.
+      const rows = await query<{ type: string | null; n: string }>(
+        `SELECT type, count(DISTINCT user_id) AS n FROM ${t.factors} WHERE status = 'active' GROUP BY GROUPING SETS ((), (type))`,
+        [],
+      );
+      const total = rows.find((r) => r.type === null);
+      return {
+        users: total ? toNumber(total.n) : 0,
+        byType: rows.filter((r) => r.type !== null).map((r) => ({ type: r.type as string, users: toNumber(r.n) })),
+      };
     },
 
     // ===== login challenges =====================================================================

@@ -3,7 +3,9 @@
 // contract. node-postgres returns `bigint` columns as strings (a JS number cannot hold every
 // int8), `integer` as numbers, `boolean` as booleans, `jsonb` parsed and `text[]` as arrays.
 // Every time here is epoch milliseconds in a `bigint`, so every time needs converting.
-import type { AttemptState, ChallengeRecord, FactorRecord, FactorStateRecord, TrustedDeviceRecord } from '@secondfactor/core';
+import type {
+  AttemptState, AuditEventRecord, ChallengeRecord, FactorRecord, FactorStateRecord, TrustedDeviceRecord,
+} from '@secondfactor/core';
 
 /** A `bigint` column value (a decimal string) as a number; throws rather than lose precision. */
 export function toNumber(value: string | number): number {
@@ -134,5 +136,41 @@ export function rowToAttemptState(r: AttemptStateRow): AttemptState {
     blockedUntil: toNumber(r.blocked_until),
     locked: r.locked,
     version: toNumber(r.version),
+  };
+}
+
+export interface EventRow {
+  id: string;
+  at: string;
+  day: number;
+  type: string;
+  user_id: string;
+  outcome: string;
+  factor_id: string | null;
+  factor_type: string | null;
+  reason: string | null;
+  purpose: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  actor: string | null;
+  detail: string | null;
+}
+
+export function rowToEvent(r: EventRow): AuditEventRecord {
+  return {
+    id: r.id,
+    at: toNumber(r.at),
+    day: r.day,
+    type: r.type,
+    userId: r.user_id,
+    outcome: r.outcome === 'success' ? 'success' : 'failure',
+    factorId: r.factor_id,
+    factorType: r.factor_type,
+    reason: r.reason,
+    purpose: r.purpose,
+    ip: r.ip,
+    userAgent: r.user_agent,
+    actor: r.actor,
+    detail: r.detail,
   };
 }

@@ -52,6 +52,32 @@ export function schemaStatements(schema: string = DEFAULT_SCHEMA): string[] {
       expires_at   bigint NOT NULL      -- absolute; never extended
     )`,
     `CREATE INDEX IF NOT EXISTS trusted_devices_user_idx ON ${t.trustedDevices} (user_id)`,
+    // Users with an active factor, in all and per type, counted from this index alone.
+    `CREATE INDEX IF NOT EXISTS factors_status_type_idx ON ${t.factors} (status, type, user_id)`,
+
+    // ----- durable: the audit log (added with #11; an older schema gains it on the next createSchema) -----
+    `CREATE TABLE IF NOT EXISTS ${t.events} (
+      id          text    PRIMARY KEY,  -- random, chosen by core
+      at          bigint  NOT NULL,
+      day         integer NOT NULL,     -- floor(at / 86400000): the UTC day
+      type        text    NOT NULL,
+      user_id     text    NOT NULL,
+      outcome     text    NOT NULL CHECK (outcome IN ('success', 'failure')),
+      factor_id   text,
+      factor_type text,
+      reason      text,
+      purpose     text,
+      ip          text,
+      user_agent  text,
+      actor       text,                 -- the admin who acted, for admin actions
+      detail      text                  -- free text an admin gave; never a secret, code or token
+    )`,
+    // One user's events newest first, paged: a backward walk of this index that stops at the limit.
+    `CREATE INDEX IF NOT EXISTS events_user_idx ON ${t.events} (user_id, at, id)`,
+    // Everyone's events newest first, paged; the retention purge.
+    `CREATE INDEX IF NOT EXISTS events_at_idx ON ${t.events} (at, id)`,
+    // Per-day figures from the index alone (an index-only scan, in group order).
+    `CREATE INDEX IF NOT EXISTS events_day_idx ON ${t.events} (day, type, factor_type, outcome, at)`,
 
     // ----- ephemeral: challenges, factor state, counters, attempt state -----
     // expires_at is core's logical expiry (core checks it); purge_at is the wall-clock end of

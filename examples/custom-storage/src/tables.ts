@@ -21,6 +21,7 @@ export interface Tables {
   factorState: string;
   counters: string;
   attemptState: string;
+  events: string;
 }
 
 /** Validates `schema` and derives the table names; throws a `TypeError` for anything unexpected. */
@@ -42,5 +43,6 @@ export function tablesIn(schema: string = DEFAULT_SCHEMA): Tables {
     factorState: table('factor_state'),
     counters: table('counters'),
     attemptState: table('attempt_state'),
+    events: table('events'),
   };
 }

@@ -126,6 +126,37 @@ describeWithService('PostgreSQL', POSTGRES_URL)('custom pg adapter (examples/cus
       const left = await db.pool.query(`SELECT count(*)::int AS n FROM "${db.schema}".challenges`);
       expect(left.rows[0]).toEqual({ n: 0 });
     });
+
+    it('createSchema gives a schema from before the audit log (#11) the events table and the new indexes', async () => {
+      const old = await openSchema();
+      try {
+        const q = (name: string) => `"${old.schema}".${name}`;
+        await old.pool.query(`DROP TABLE ${q('events')}`);
+        await old.pool.query(`DROP INDEX ${q('factors_status_type_idx')}`);
+        const indexes = async () => (await old.pool.query<{ indexname: string }>(
+          'SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname NOT LIKE $2 ORDER BY indexname', [old.schema, '%_pkey'],
+        )).rows.map((r) => r.indexname);
+        expect(await indexes()).not.toContain('factors_status_type_idx');
+        const store = pgStore(old.pool, { schema: old.schema });
+        await store.createFactor({
+          id: 'f1', userId: 'u1', type: 'totp', label: null, status: 'active', secret: 's', data: {}, counter: null, lookupKey: null,
+          createdAt: 1, confirmedAt: 1, lastUsedAt: null,
+        });
+        await expect(store.listEvents({ limit: 1 })).rejects.toThrow(/events/);
+
+        await createSchema(old.pool, old.schema);
+        expect(await indexes()).toEqual(expect.arrayContaining(['events_at_idx', 'events_day_idx', 'events_user_idx', 'factors_status_type_idx']));
+        const event = {
+          id: 'e1', at: 5, day: 0, type: 'mfa.verified', userId: 'u1', outcome: 'success' as const, factorId: 'f1', factorType: 'totp',
+          reason: null, purpose: 'login', ip: null, userAgent: null, actor: null, detail: null,
+        };
+        await store.appendEvent(event);
+        expect(await store.listEvents({ userId: 'u1', limit: 5 })).toEqual([event]);
+        expect(await store.countMfaUsers()).toEqual({ users: 1, byType: [{ type: 'totp', users: 1 }] });
+      } finally {
+        await old.drop();
+      }
+    });
   });
 });
 

@@ -3,7 +3,8 @@
 // atomic. For development, tests and single-process demos only — it forgets on restart and
 // is not shared between processes.
 import type {
-  AttemptState, BackupCodeSet, ChallengeRecord, FactorRecord, FactorStateRecord, MfaStore, TrustedDeviceRecord,
+  AttemptState, AuditDayCount, AuditEventRecord, BackupCodeSet, ChallengeRecord, FactorRecord, FactorStateRecord, MfaStore,
+  TrustedDeviceRecord,
 } from './store';
 
 interface Expiring<T> { value: T; expiresAtMs: number }
@@ -16,6 +17,10 @@ export interface MemoryStoreOptions {
 // JSON copy (not structuredClone): results are plain objects of this realm, records are plain data.
 const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
+/** Newest first: `at` descending, then `id` descending (code-unit order). */
+const newestFirst = (a: AuditEventRecord, b: AuditEventRecord): number =>
+  b.at - a.at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+
 /** An in-memory `MfaStore`. Not for production: use `@secondfactor/knex` and `@secondfactor/redis`. */
 export function memoryStore(options: MemoryStoreOptions = {}): MfaStore {
   const physicalNow = options.physicalNow ?? Date.now;
@@ -26,6 +31,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MfaStore {
   const factorStates = new Map<string, Expiring<FactorStateRecord>>();
   const counters = new Map<string, Expiring<number>>();
   const attempts = new Map<string, AttemptState>();
+  const events = new Map<string, AuditEventRecord>(); // key: event id
   const fkey = (userId: string, factorId: string) => `${userId}\u0000${factorId}`;
 
   function live<T>(map: Map<string, Expiring<T>>, key: string): Expiring<T> | undefined {
@@ -141,6 +147,54 @@ export function memoryStore(options: MemoryStoreOptions = {}): MfaStore {
       let n = 0;
       for (const [id, d] of devices) if (d.userId === userId && devices.delete(id)) n++;
       return n;
+    },
+
+    async appendEvent(event) {
+      if (events.has(event.id)) throw new Error(`event ${event.id} already exists`);
+      events.set(event.id, copy(event));
+    },
+    async listEvents(query) {
+      const { userId, since, until, before, limit } = query;
+      const found: AuditEventRecord[] = [];
+      for (const e of events.values()) {
+        if (userId !== undefined && e.userId !== userId) continue;
+        if (since !== undefined && e.at < since) continue;
+        if (until !== undefined && e.at >= until) continue;
+        if (before !== undefined && !(e.at < before.at || (e.at === before.at && e.id < before.id))) continue;
+        found.push(e);
+      }
+      return found.sort(newestFirst).slice(0, limit).map(copy);
+    },
+    async purgeEvents(before) {
+      let n = 0;
+      for (const [id, e] of events) if (e.at < before && events.delete(id)) n++;
+      return n;
+    },
+    async countEventsByDay({ since, until }) {
+      const groups = new Map<string, AuditDayCount>();
+      for (const e of events.values()) {
+        if (e.at < since || e.at >= until) continue;
+        const key = JSON.stringify([e.day, e.type, e.factorType, e.outcome]);
+        const group = groups.get(key);
+        if (group) group.count++;
+        else groups.set(key, { day: e.day, type: e.type, factorType: e.factorType, outcome: e.outcome, count: 1 });
+      }
+      return [...groups.values()];
+    },
+    async countMfaUsers() {
+      const all = new Set<string>();
+      const byType = new Map<string, Set<string>>();
+      for (const f of factors.values()) {
+        if (f.status !== 'active') continue;
+        all.add(f.userId);
+        const users = byType.get(f.type) ?? new Set<string>();
+        users.add(f.userId);
+        byType.set(f.type, users);
+      }
+      return {
+        users: all.size,
+        byType: Array.from(byType, ([type, users]) => ({ type, users: users.size })),
+      };
     },
 
     async createChallenge(challenge, ttlSeconds) {

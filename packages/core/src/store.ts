@@ -106,7 +106,52 @@ export interface AttemptState {
   version: number;
 }
 
-/** Long-lived data: factors, backup codes, trusted devices. */
+/** A security event as the audit log keeps it: the event, an id and the UTC day it belongs to. */
+export interface AuditEventRecord {
+  /** Unique, chosen by core (random, 22 characters base64url). */
+  id: string;
+  /** Epoch ms. */
+  at: number;
+  /** `Math.floor(at / 86_400_000)`: the UTC day, stored so per-day figures group on an indexed column. */
+  day: number;
+  type: string;
+  userId: string;
+  outcome: 'success' | 'failure';
+  factorId: string | null;
+  factorType: string | null;
+  reason: string | null;
+  purpose: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  /** Who did it, for admin actions (the host's admin id). */
+  actor: string | null;
+  /** Free text an admin gave (a reset's reason). Never a secret, code or token. */
+  detail: string | null;
+}
+
+/** Which events to list: newest first, after a cursor. */
+export interface AuditEventQuery {
+  userId?: string;
+  /** Inclusive lower bound, epoch ms. */
+  since?: number;
+  /** Exclusive upper bound, epoch ms. */
+  until?: number;
+  /** Continue after this event (the last one of the previous page): events strictly older in (at, id) order. */
+  before?: { at: number; id: string };
+  /** At most this many (1–1000). */
+  limit: number;
+}
+
+/** Events per UTC day, type, factor type and outcome (for the admin figures). */
+export interface AuditDayCount {
+  day: number;
+  type: string;
+  factorType: string | null;
+  outcome: 'success' | 'failure';
+  count: number;
+}
+
+/** Long-lived data: factors, backup codes, trusted devices, the audit log. */
 export interface DurableStore {
   createFactor(factor: FactorRecord): Promise<void>;
   getFactor(userId: string, factorId: string): Promise<FactorRecord | null>;
@@ -144,6 +189,17 @@ export interface DurableStore {
   listTrustedDevices(userId: string): Promise<TrustedDeviceRecord[]>;
   deleteTrustedDevice(userId: string, deviceId: string): Promise<boolean>;
   deleteTrustedDevices(userId: string): Promise<number>;
+
+  /** Stores one event of the audit log. */
+  appendEvent(event: AuditEventRecord): Promise<void>;
+  /** Events matching `query`, newest first (by `at`, then `id`), at most `query.limit`. */
+  listEvents(query: AuditEventQuery): Promise<AuditEventRecord[]>;
+  /** Deletes events older than `before` (epoch ms); how many. */
+  purgeEvents(before: number): Promise<number>;
+  /** Event counts grouped by day, type, factor type and outcome, for `since <= at < until`; in no particular order. */
+  countEventsByDay(query: { since: number; until: number }): Promise<AuditDayCount[]>;
+  /** Users with at least one active factor, in all and per factor type (types with none left out; in no particular order). */
+  countMfaUsers(): Promise<{ users: number; byType: { type: string; users: number }[] }>;
 }
 
 /** Short-lived data: login challenges, factor state (sent codes, security-key challenges), counters, attempt state. */
@@ -194,6 +250,7 @@ const DURABLE: { readonly [K in keyof DurableStore]-?: true } = {
   advanceFactorCounter: true, deleteFactor: true, deleteFactors: true, replaceBackupCodes: true, getBackupCodes: true,
   consumeBackupCode: true, deleteBackupCodes: true, createTrustedDevice: true, findTrustedDevice: true,
   touchTrustedDevice: true, listTrustedDevices: true, deleteTrustedDevice: true, deleteTrustedDevices: true,
+  appendEvent: true, listEvents: true, purgeEvents: true, countEventsByDay: true, countMfaUsers: true,
 };
 const EPHEMERAL: { readonly [K in keyof EphemeralStore]-?: true } = {
   createChallenge: true, getChallenge: true, incrementChallengeAttempts: true, takeChallenge: true, putFactorState: true,

@@ -8,10 +8,10 @@ import { MfaConfigError, type MfaStore } from '@secondfactor/core';
 import { dialectOf, isUniqueViolation, retryOnLockRace, toNumber } from './dialect';
 import { tableNames, type KnexStoreOptions } from './options';
 import {
-  challengeToRow, deviceToRow, factorStateToRow, factorToRow, rowToAttemptState, rowToChallenge, rowToDevice, rowToFactor,
-  rowToFactorState,
-  type AttemptStateRow, type BackupCodeRow, type BackupCodeSetRow, type ChallengeRow, type CounterRow, type FactorRow,
-  type FactorStateRow, type TrustedDeviceRow,
+  challengeToRow, deviceToRow, eventToRow, factorStateToRow, factorToRow, rowToAttemptState, rowToChallenge, rowToDevice,
+  rowToEvent, rowToFactor, rowToFactorState, toOutcome,
+  type AttemptStateRow, type BackupCodeRow, type BackupCodeSetRow, type ChallengeRow, type CounterRow, type EventRow,
+  type FactorRow, type FactorStateRow, type TrustedDeviceRow,
 } from './rows';
 
 /** An `MfaStore` in SQL, plus clean-up of rows whose time to live has passed. */
@@ -22,6 +22,8 @@ export interface KnexMfaStore extends MfaStore {
    */
   purgeExpired(): Promise<number>;
 }
+
+const DAY_MS = 86_400_000;
 
 /** The row shape `getBackupCodes` reads: the set joined with its unused codes. */
 interface BackupCodeJoinRow {
@@ -192,6 +194,61 @@ export function knexStore(knex: Knex, options: KnexStoreOptions = {}): KnexMfaSt
     },
     async deleteTrustedDevices(userId) {
       return knex<TrustedDeviceRow>(t.trustedDevices).where({ user_id: userId }).del();
+    },
+
+    // ----- audit log -----------------------------------------------------------------------
+    async appendEvent(event) {
+      await knex<EventRow>(t.events).insert(eventToRow(event));
+    },
+    async listEvents({ userId, since, until, before, limit }) {
+      // SELECT * FROM events WHERE [user_id = ?] [AND at >= ?] [AND at < ?]
+      //   [AND at <= ? AND (at < ? OR (at = ? AND id < ?))] ORDER BY at DESC, id DESC LIMIT ?
+      // A walk down the (user_id, at, id) or (at, id) index that stops after `limit` rows. The
+      // redundant `at <= ?` gives every database a range to seek to; the OR form of the cursor
+      // works on all of them (MySQL does not use an index for a row-value comparison).
+      const query = knex<EventRow>(t.events);
+      if (userId !== undefined) query.where('user_id', userId);
+      if (since !== undefined) query.andWhere('at', '>=', since);
+      if (until !== undefined) query.andWhere('at', '<', until);
+      if (before !== undefined) {
+        query.andWhere('at', '<=', before.at).andWhere((q) => {
+          q.where('at', '<', before.at).orWhere((tie) => tie.where('at', '=', before.at).andWhere('id', '<', before.id));
+        });
+      }
+      const rows: EventRow[] = await query.orderBy([{ column: 'at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(limit);
+      return Array.from(rows, rowToEvent);
+    },
+    async purgeEvents(before) {
+      // DELETE FROM events WHERE at < ?  (a range of the (at, id) index)
+      return retryOnLockRace(() => knex<EventRow>(t.events).where('at', '<', before).del());
+    },
+    async countEventsByDay({ since, until }) {
+      // SELECT day, type, factor_type, outcome, COUNT(*) FROM events
+      //   WHERE day BETWEEN ? AND ? AND at >= ? AND at < ? GROUP BY day, type, factor_type, outcome
+      // The day bounds make it a range of the (day, type, factor_type, outcome, at) index, which
+      // holds every column the query reads: an index-only scan, already in group order.
+      if (!(until > since)) return [];
+      const rows: { day: unknown; type: string; factor_type: string | null; outcome: string; n: unknown }[] = await knex(t.events)
+        .whereBetween('day', [Math.floor(since / DAY_MS), Math.floor((until - 1) / DAY_MS)])
+        .andWhere('at', '>=', since).andWhere('at', '<', until)
+        .groupBy('day', 'type', 'factor_type', 'outcome')
+        .select('day', 'type', 'factor_type', 'outcome', knex.raw('COUNT(*) AS ??', ['n']));
+      return Array.from(rows, (r) => ({
+        day: toNumber(r.day), type: r.type, factorType: r.factor_type, outcome: toOutcome(r.outcome), count: toNumber(r.n),
+      }));
+    },
+    async countMfaUsers() {
+      // SELECT COUNT(DISTINCT user_id) FROM factors WHERE status = 'active' [GROUP BY type]
+      // Both read only the (status, type, user_id) index.
+      const active = () => knex<FactorRow>(t.factors).where('status', 'active');
+      const [total, byType] = await Promise.all([
+        active().first(knex.raw('COUNT(DISTINCT ??) AS ??', ['user_id', 'n'])) as Promise<{ n: unknown } | undefined>,
+        active().groupBy('type').select('type', knex.raw('COUNT(DISTINCT ??) AS ??', ['user_id', 'n'])) as Promise<{ type: string; n: unknown }[]>,
+      ]);
+      return {
+        users: total ? toNumber(total.n) : 0,
+        byType: Array.from(byType, (r) => ({ type: r.type, users: toNumber(r.n) })),
+      };
     },
 
     // ----- challenges ----------------------------------------------------------------------

@@ -222,9 +222,79 @@ function factorPluginsDown(t: TableNames): (knex: Knex) => Promise<void> {
   };
 }
 
+/** The longest user agent core stores (it cuts longer ones), and the longest admin-given detail. */
+const USER_AGENT = 512;
+const DETAIL = 1024;
+
+/**
+ * 0003, the audit log (#11): the events table with an index per query (one user's events newest
+ * first; everyone's, and the purge; per-day figures), and an index on factors that counts users
+ * with an active factor per type without reading the table. Safe to re-run on MySQL/MariaDB.
+ */
+function eventsUp(t: TableNames): (knex: Knex) => Promise<void> {
+  return async (knex) => {
+    await createTable(knex, t.events, (table) => {
+      table.string('id', 64).notNullable().primary();
+      table.bigInteger('at').notNullable();
+      table.integer('day').notNullable(); // floor(at / 86 400 000): the UTC day
+      table.string('type', 64).notNullable();
+      table.string('user_id', ID).notNullable();
+      table.string('outcome', 8).notNullable();
+      table.string('factor_id', ID).nullable();
+      table.string('factor_type', 64).nullable();
+      table.string('reason', 64).nullable();
+      table.string('purpose', 32).nullable();
+      table.string('ip', 64).nullable();
+      table.string('user_agent', USER_AGENT).nullable();
+      table.string('actor', ID).nullable();
+      table.string('detail', DETAIL).nullable();
+      table.index(['user_id', 'at', 'id'], t.index.eventsUser);
+      table.index(['at', 'id'], t.index.eventsAt);
+      // `at` last: the counts filter on it exactly, and the index alone answers the query.
+      table.index(['day', 'type', 'factor_type', 'outcome', 'at'], t.index.eventsDay);
+    });
+    try {
+      await knex.schema.alterTable(t.factors, (table) => {
+        table.index(['status', 'type', 'user_id'], t.index.factorsStatusType);
+      });
+    } catch (error) {
+      if (!(dialectOf(knex) === 'mysql' && isDuplicateIndexName(error))) throw error;
+    }
+  };
+}
+
+function eventsDown(t: TableNames): (knex: Knex) => Promise<void> {
+  return async (knex) => {
+    await knex.schema.dropTableIfExists(t.events);
+    if (await hasIndex(knex, t.factors, t.index.factorsStatusType)) {
+      await knex.schema.alterTable(t.factors, (table) => {
+        table.dropIndex(['status', 'type', 'user_id'], t.index.factorsStatusType);
+      });
+    }
+  };
+}
+
+/** Whether `table` has an index called `name` (so a down migration that died halfway can run again). */
+async function hasIndex(knex: Knex, table: string, name: string): Promise<boolean> {
+  switch (dialectOf(knex)) {
+    case 'postgres': {
+      const { rows } = (await knex.raw('SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND tablename = ? AND indexname = ?', [table, name])) as { rows: unknown[] };
+      return rows.length > 0;
+    }
+    case 'mysql': {
+      const [rows] = (await knex.raw('SELECT 1 FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = ? AND index_name = ?', [table, name])) as [unknown[], unknown];
+      return rows.length > 0;
+    }
+    case 'sqlite': {
+      const rows: unknown[] = await knex('sqlite_master').where({ type: 'index', tbl_name: table, name }).select('name');
+      return rows.length > 0;
+    }
+  }
+}
+
 /** Every table our migrations create (the latest schema, then tables earlier migrations left), for one prefix. */
 export function storeTables(t: TableNames): string[] {
-  return [t.factors, t.backupCodeSets, t.backupCodes, t.trustedDevices, t.challenges, t.factorState, t.counters, t.attemptState, t.oobCodes];
+  return [t.factors, t.backupCodeSets, t.backupCodes, t.trustedDevices, t.challenges, t.factorState, t.counters, t.attemptState, t.events, t.oobCodes];
 }
 
 /**
@@ -238,6 +308,7 @@ export function secondfactorMigrations(options: MigrationOptions = {}): Knex.Mig
   const migrations: SecondfactorMigration[] = [
     { name: '0001_secondfactor_initial', up: initialUp(t), down: initialDown(t) },
     { name: '0002_secondfactor_factor_plugins', up: factorPluginsUp(t), down: factorPluginsDown(t) },
+    { name: '0003_secondfactor_events', up: eventsUp(t), down: eventsDown(t) },
   ];
   return {
     async getMigrations() {

@@ -34,6 +34,8 @@ export interface TableNames {
   oobCodes: string;
   counters: string;
   attemptState: string;
+  /** The audit log; since migration 0003. */
+  events: string;
   /** Knex's migration bookkeeping when `migrate()` runs our migrations. */
   migrations: string;
   migrationsLock: string;
@@ -47,6 +49,14 @@ export interface TableNames {
     /** Unique (type, lookup_key) on the factors table. */
     factorsLookup: string;
     countersPurge: string;
+    /** Events (user_id, at, id): one user's events, newest first, paged. */
+    eventsUser: string;
+    /** Events (at, id): everyone's events newest first, paged; the retention purge. */
+    eventsAt: string;
+    /** Events (day, type, factor_type, outcome, at): per-day figures from the index alone. */
+    eventsDay: string;
+    /** Factors (status, type, user_id): users with an active factor, from the index alone. */
+    factorsStatusType: string;
   };
 }
 
@@ -69,6 +79,7 @@ export function tableNames(tablePrefix: string = DEFAULT_TABLE_PREFIX): TableNam
     oobCodes: `${p}oob_codes`,
     counters: `${p}counters`,
     attemptState: `${p}attempt_state`,
+    events: `${p}events`,
     migrations: `${p}migrations`,
     migrationsLock: `${p}migrations_lock`,
     index: {
@@ -79,6 +90,10 @@ export function tableNames(tablePrefix: string = DEFAULT_TABLE_PREFIX): TableNam
       factorStatePurge: `${p}factor_state_purge_idx`,
       factorsLookup: `${p}factors_lookup_uq`,
       countersPurge: `${p}counters_purge_idx`,
+      eventsUser: `${p}events_user_idx`,
+      eventsAt: `${p}events_at_idx`,
+      eventsDay: `${p}events_day_idx`,
+      factorsStatusType: `${p}factors_status_type_idx`,
     },
   };
 }

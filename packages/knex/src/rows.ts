@@ -2,7 +2,7 @@
 // Records ↔ table rows: snake_case columns, JSON text for structured fields, and numbers and
 // booleans normalized from whatever the driver returns (PostgreSQL bigints arrive as strings).
 import type {
-  AttemptState, ChallengeRecord, FactorRecord, FactorStateRecord, TrustedDeviceRecord,
+  AttemptState, AuditEventRecord, ChallengeRecord, FactorRecord, FactorStateRecord, TrustedDeviceRecord,
 } from '@secondfactor/core';
 import { toBoolean, toNumber, toNumberOrNull } from './dialect';
 
@@ -80,6 +80,43 @@ export interface AttemptStateRow {
   blocked_until: unknown;
   locked: unknown;
   version: unknown;
+}
+
+export interface EventRow {
+  id: string;
+  at: unknown;
+  day: unknown;
+  type: string;
+  user_id: string;
+  outcome: string;
+  factor_id: string | null;
+  factor_type: string | null;
+  reason: string | null;
+  purpose: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  actor: string | null;
+  detail: string | null;
+}
+
+export function eventToRow(e: AuditEventRecord): EventRow {
+  return {
+    id: e.id, at: e.at, day: e.day, type: e.type, user_id: e.userId, outcome: e.outcome, factor_id: e.factorId,
+    factor_type: e.factorType, reason: e.reason, purpose: e.purpose, ip: e.ip, user_agent: e.userAgent, actor: e.actor,
+    detail: e.detail,
+  };
+}
+
+export function rowToEvent(r: EventRow): AuditEventRecord {
+  return {
+    id: r.id, at: toNumber(r.at), day: toNumber(r.day), type: r.type, userId: r.user_id, outcome: toOutcome(r.outcome),
+    factorId: r.factor_id, factorType: r.factor_type, reason: r.reason, purpose: r.purpose, ip: r.ip, userAgent: r.user_agent,
+    actor: r.actor, detail: r.detail,
+  };
+}
+
+export function toOutcome(value: string): 'success' | 'failure' {
+  return value === 'success' ? 'success' : 'failure';
 }
 
 export function factorToRow(f: FactorRecord): FactorRow {

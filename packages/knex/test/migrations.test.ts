@@ -7,11 +7,28 @@ import { randomUUID } from 'node:crypto';
 import { knexStore, migrate, rollback, secondfactorMigrations } from '@secondfactor/knex';
 import { BACKENDS, describeBackend, openDatabase, type TestDatabase } from './support/databases';
 
-const MIGRATIONS = ['0001_secondfactor_initial', '0002_secondfactor_factor_plugins'];
+const MIGRATIONS = ['0001_secondfactor_initial', '0002_secondfactor_factor_plugins', '0003_secondfactor_events'];
 
 const STORE_TABLES = [
-  'attempt_state', 'backup_code_sets', 'backup_codes', 'challenges', 'counters', 'factor_state', 'factors', 'trusted_devices',
+  'attempt_state', 'backup_code_sets', 'backup_codes', 'challenges', 'counters', 'events', 'factor_state', 'factors', 'trusted_devices',
 ];
+
+/** The names of a table's secondary indexes (primary keys left out), sorted. */
+async function listIndexes(database: TestDatabase, table: string): Promise<string[]> {
+  const { db } = database;
+  let names: string[];
+  if (database.backend === 'postgres') {
+    const { rows } = (await db.raw('SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema() AND tablename = ?', [table])) as { rows: { name: string }[] };
+    names = rows.map((r) => r.name).filter((n) => !n.endsWith('_pkey'));
+  } else if (database.backend === 'mariadb') {
+    const [rows] = (await db.raw('SELECT DISTINCT index_name AS name FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = ?', [table])) as [{ name: string }[], unknown];
+    names = rows.map((r) => r.name).filter((n) => n !== 'PRIMARY');
+  } else {
+    const rows: { name: string }[] = await db('sqlite_master').where({ type: 'index', tbl_name: table }).select('name');
+    names = Array.from(rows, (r) => r.name).filter((n) => !n.startsWith('sqlite_autoindex_'));
+  }
+  return names.sort();
+}
 
 for (const backend of BACKENDS) {
   describeBackend(backend)(`knex migrations on ${backend}`, () => {
@@ -145,12 +162,13 @@ for (const backend of BACKENDS) {
       assert.deepEqual(await store.getFactorState(`user:${alice}:webauthn`), state);
       await store.putFactorState('login:ch-3', { ...state, type: 'sms', purpose: 'login', factorId: 'f-sms', secret: 'HashOfNewCode' }, 60);
 
-      // Down to 0001: the columns and the table come back with what they can hold.
-      await db.migrate.down(config);
+      // Down to 0001 (through 0002): the columns and the table come back with what they can hold.
+      await db.migrate.down({ ...config, name: MIGRATIONS[2] });
+      await db.migrate.down({ ...config, name: MIGRATIONS[1] });
       assert.deepEqual(Array.from(await db(t('migrations')).select('name'), (r: { name: string }) => r.name), [MIGRATIONS[0]]);
       assert.deepEqual(
         await database.listTables(),
-        withPrefix([...STORE_TABLES.filter((n) => n !== 'factor_state'), 'oob_codes', 'migrations', 'migrations_lock']),
+        withPrefix([...STORE_TABLES.filter((n) => n !== 'factor_state' && n !== 'events'), 'oob_codes', 'migrations', 'migrations_lock']),
       );
       const totpRow: { last_step: unknown } = await db(t('factors')).where({ user_id: alice, id: 'f-totp' }).first('last_step');
       assert.equal(Number(totpRow.last_step), 58_000_124);
@@ -198,6 +216,86 @@ for (const backend of BACKENDS) {
       assert.equal((await store.getFactorState('login:ch-1'))?.type, 'sms');
       assert.equal((await store.getFactor(userId, 'f-sms'))?.counter, null);
       assert.deepEqual(await database.listTables(), withPrefix([...STORE_TABLES, 'migrations', 'migrations_lock']));
+    });
+
+    it('upgrades a database that 0002 created to 0003, with its data, and 0003 goes down and up again', async () => {
+      const { db, tablePrefix } = database;
+      const t = (name: string) => `${tablePrefix}${name}`;
+      const config = { migrationSource: secondfactorMigrations({ tablePrefix }), tableName: t('migrations') };
+      await db.migrate.up({ ...config, name: MIGRATIONS[0] });
+      await db.migrate.up({ ...config, name: MIGRATIONS[1] });
+      assert.equal(await db.schema.hasTable(t('events')), false);
+      const factorIndexes0002 = await listIndexes(database, t('factors'));
+      assert.deepEqual(factorIndexes0002, [t('factors_lookup_uq')]);
+
+      // Data as 0002's version wrote it.
+      const store = knexStore(db, { tablePrefix });
+      const alice = `user-${randomUUID()}`;
+      const bob = `user-${randomUUID()}`;
+      const base = {
+        label: null, secret: null, data: {}, counter: null, lookupKey: null, createdAt: 1, confirmedAt: null, lastUsedAt: null,
+      };
+      const totp = { ...base, id: 'f-totp', userId: alice, type: 'totp', status: 'active' as const, secret: 'v1.k1.aXY.Y2lwaGVy', counter: 58_000_123, confirmedAt: 2 };
+      const key = { ...base, id: 'f-key', userId: alice, type: 'webauthn', status: 'active' as const, lookupKey: 'cred-1', counter: 7, confirmedAt: 2 };
+      const sms = { ...base, id: 'f-sms', userId: bob, type: 'sms', status: 'pending' as const, data: { phone: '+15005550006' } };
+      for (const f of [totp, key, sms]) await store.createFactor(f);
+
+      await migrate(db, { tablePrefix });
+      assert.deepEqual(Array.from(await db(t('migrations')).orderBy('id').select('name'), (r: { name: string }) => r.name), MIGRATIONS);
+      assert.deepEqual(await database.listTables(), withPrefix([...STORE_TABLES, 'migrations', 'migrations_lock']));
+      assert.deepEqual(await listIndexes(database, t('events')), [t('events_at_idx'), t('events_day_idx'), t('events_user_idx')]);
+      assert.deepEqual(await listIndexes(database, t('factors')), [t('factors_lookup_uq'), t('factors_status_type_idx')]);
+      assert.deepEqual(await store.listFactors(alice), [totp, key].sort((a, b) => a.id.localeCompare(b.id)), 'factors kept');
+      const counted = await store.countMfaUsers();
+      assert.deepEqual({ users: counted.users, byType: [...counted.byType].sort((a, b) => a.type.localeCompare(b.type)) },
+        { users: 1, byType: [{ type: 'totp', users: 1 }, { type: 'webauthn', users: 1 }] });
+      const event = {
+        id: 'AAAAAAAAAAAAAAAAAAAAAA', at: 20_000_000_000_000, day: Math.floor(20_000_000_000_000 / 86_400_000), type: 'mfa.verified',
+        userId: alice, outcome: 'success' as const, factorId: 'f-totp', factorType: 'totp', reason: null, purpose: 'login',
+        ip: '192.0.2.1', userAgent: 'u'.repeat(512), actor: null, detail: 'd'.repeat(1024),
+      };
+      await store.appendEvent(event);
+      assert.deepEqual(await store.listEvents({ userId: alice, limit: 10 }), [event], 'the longest user agent and detail fit');
+
+      // Down to 0002: the table and the factors index go, the factors stay.
+      await db.migrate.down(config);
+      assert.deepEqual(Array.from(await db(t('migrations')).orderBy('id').select('name'), (r: { name: string }) => r.name), MIGRATIONS.slice(0, 2));
+      assert.deepEqual(await database.listTables(), withPrefix([...STORE_TABLES.filter((n) => n !== 'events'), 'migrations', 'migrations_lock']));
+      assert.deepEqual(await listIndexes(database, t('factors')), factorIndexes0002);
+      assert.deepEqual((await store.getFactor(alice, 'f-key'))?.counter, 7);
+
+      // And up again: an empty log that works.
+      await migrate(db, { tablePrefix });
+      assert.deepEqual(await listIndexes(database, t('factors')), [t('factors_lookup_uq'), t('factors_status_type_idx')]);
+      assert.deepEqual(await store.listEvents({ limit: 10 }), []);
+      await store.appendEvent(event);
+      assert.equal(await store.purgeEvents(event.at + 1), 1);
+      assert.equal((await store.countMfaUsers()).users, 1);
+    });
+
+    it('completes a 0003 run that died halfway, and a down run that did', async () => {
+      const { db, tablePrefix } = database;
+      const t = (name: string) => `${tablePrefix}${name}`;
+      const config = { migrationSource: secondfactorMigrations({ tablePrefix }), tableName: t('migrations') };
+      await db.migrate.up({ ...config, name: MIGRATIONS[0] });
+      await db.migrate.up({ ...config, name: MIGRATIONS[1] });
+      if (backend === 'mariadb') {
+        // What a MySQL run that died after its first steps leaves: the index on factors, no bookkeeping row.
+        await db.schema.alterTable(t('factors'), (table) => {
+          table.index(['status', 'type', 'user_id'], t('factors_status_type_idx'));
+        });
+      }
+      await migrate(db, { tablePrefix });
+      assert.deepEqual(await listIndexes(database, t('factors')), [t('factors_lookup_uq'), t('factors_status_type_idx')]);
+      if (backend === 'mariadb') {
+        // A down run that dropped the factors index and died before its bookkeeping.
+        await db.schema.alterTable(t('factors'), (table) => {
+          table.dropIndex(['status', 'type', 'user_id'], t('factors_status_type_idx'));
+        });
+      }
+      await db.migrate.down(config);
+      assert.deepEqual(await listIndexes(database, t('factors')), [t('factors_lookup_uq')]);
+      assert.equal(await db.schema.hasTable(t('events')), false);
     });
   });
 }

@@ -2,8 +2,10 @@
 // The storage conformance kit: one suite that every adapter — ours or a host's — runs against a
 // real backend. Written on node:assert, so it works under Jest, Vitest, Mocha or node:test.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import type { ChallengeRecord, FactorRecord, FactorStateRecord, MfaStore, TrustedDeviceRecord } from '../store';
+import { randomBytes, randomUUID } from 'node:crypto';
+import type {
+  AuditDayCount, AuditEventRecord, ChallengeRecord, FactorRecord, FactorStateRecord, MfaStore, TrustedDeviceRecord,
+} from '../store';
 
 export interface ConformanceHarness {
   describe: (name: string, fn: () => void) => void;
@@ -69,6 +71,52 @@ function device(userId: string, overrides: Partial<TrustedDeviceRecord> = {}): T
     id: randomUUID(), userId, tokenHash: `th-${randomUUID()}`, label: 'Chrome on Linux',
     createdAt: 1_700_000_000_000, lastSeenAt: 1_700_000_000_000, expiresAt: 1_702_592_000_000, ...overrides,
   };
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * An event id: 22 characters like core's, but lowercase hex only, so that every database's
+ * collation orders ties the way this file's code-unit comparison expects.
+ */
+const eventId = () => randomBytes(11).toString('hex');
+
+function event(userId: string, at: number, overrides: Partial<AuditEventRecord> = {}): AuditEventRecord {
+  return {
+    id: eventId(), at, day: Math.floor(at / DAY_MS), type: 'mfa.verified', userId, outcome: 'success', factorId: null,
+    factorType: null, reason: null, purpose: null, ip: null, userAgent: null, actor: null, detail: null, ...overrides,
+  };
+}
+
+/** Newest first: `at` descending, ties by `id` descending. */
+const newestFirst = (a: AuditEventRecord, b: AuditEventRecord) => b.at - a.at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+
+/**
+ * The first millisecond of a random UTC day far from every other test's events (the audit-log
+ * queries without a user id, and `countEventsByDay`, read the whole store).
+ */
+const freshDayStart = () => (40_000 + (randomBytes(4).readUInt32BE(0) % 100_000)) * DAY_MS;
+
+/** Day counts in one order, whatever order the store returned them in. */
+const sortedCounts = (counts: AuditDayCount[]) => [...counts].map((c) => ({ ...c })).sort((a, b) =>
+  a.day - b.day || `${a.type}|${a.factorType}|${a.outcome}`.localeCompare(`${b.type}|${b.factorType}|${b.outcome}`));
+
+/** Walks every page of `limit` events after each page's last event; returns the ids in order. */
+async function walkPages(
+  store: MfaStore, query: { userId?: string; since?: number; until?: number }, limit: number,
+): Promise<{ ids: string[]; pages: number[] }> {
+  const ids: string[] = [];
+  const pages: number[] = [];
+  let before: { at: number; id: string } | undefined;
+  for (let guard = 0; guard < 100; guard++) {
+    const page = await store.listEvents({ ...query, limit, ...(before ? { before } : {}) });
+    pages.push(page.length);
+    ids.push(...page.map((e) => e.id));
+    const last = page.at(-1);
+    if (!last) break;
+    before = { at: last.at, id: last.id };
+  }
+  return { ids, pages };
 }
 
 async function parallel<T>(n: number, fn: (i: number) => Promise<T>): Promise<T[]> {
@@ -413,6 +461,162 @@ export function runStoreConformance(
           assert.equal(await s().deleteTrustedDevices(u), 1);
           assert.deepEqual(await s().listTrustedDevices(u), []);
           assert.equal((await s().listTrustedDevices(other)).length, 1);
+        });
+      });
+
+      describe('audit log', () => {
+        it('appends and lists events with every field, nulls included, of one user only', async () => {
+          const u = uid();
+          const full = event(u, 20_000_000_000_000, {
+            type: 'mfa.failed', outcome: 'failure', factorId: randomUUID(), factorType: 'totp', reason: 'invalid_code',
+            purpose: 'login', ip: '2001:db8::ffff:192.0.2.1', userAgent: `Mozilla/5.0 ${'x'.repeat(500)}`, actor: 'admin-7',
+            detail: 'Lost phone — ticket #42 ✓',
+          });
+          const bare = event(u, 20_000_000_000_000 - 1);
+          await s().appendEvent(bare);
+          await s().appendEvent(full);
+          await s().appendEvent(event(uid(), 20_000_000_000_000));
+          assert.equal(full.userAgent?.length, 512);
+          assert.deepEqual(await s().listEvents({ userId: u, limit: 10 }), [full, bare]);
+          assert.deepEqual(await s().listEvents({ userId: uid(), limit: 10 }), []);
+          await assert.rejects(s().appendEvent({ ...bare, at: 5 }), 'an id is stored once');
+          assert.deepEqual(await s().listEvents({ userId: u, limit: 10 }), [full, bare]);
+        });
+
+        it('lists newest first, ties on `at` broken by id (descending), up to the limit', async () => {
+          const u = uid();
+          const t0 = freshDayStart();
+          const at = [t0, t0, t0, t0 + 1, t0 + 1, t0 + 2, t0 + 2, t0 + 2, t0 + 2, t0 + 3];
+          const events = at.map((when) => event(u, when));
+          for (const e of [...events].reverse()) await s().appendEvent(e);
+          const expected = [...events].sort(newestFirst).map((e) => e.id);
+          assert.deepEqual((await s().listEvents({ userId: u, limit: 100 })).map((e) => e.id), expected);
+          assert.deepEqual((await s().listEvents({ userId: u, limit: 4 })).map((e) => e.id), expected.slice(0, 4));
+          assert.deepEqual((await s().listEvents({ userId: u, limit: 1 })).map((e) => e.id), expected.slice(0, 1));
+        });
+
+        it('pages of 3 over 10 events walk every event exactly once, per user and within since/until', async () => {
+          const u = uid();
+          const other = uid();
+          const t0 = freshDayStart();
+          // Ties on `at` fall across page boundaries.
+          const mine = [0, 0, 0, 5, 5, 5, 5, 9, 9, 12].map((d) => event(u, t0 + 1_000 + d));
+          const theirs = [0, 5, 5, 7, 12, 13].map((d) => event(other, t0 + 1_000 + d));
+          const outside = [event(u, t0 + 999), event(other, t0 + 2_000), event(u, t0 + 2_000)];
+          for (const e of [...mine, ...theirs, ...outside]) await s().appendEvent(e);
+
+          const byUser = await walkPages(s(), { userId: u, since: t0 + 1_000, until: t0 + 2_000 }, 3);
+          assert.deepEqual(byUser.ids, [...mine].sort(newestFirst).map((e) => e.id));
+          assert.deepEqual(byUser.pages, [3, 3, 3, 1, 0]);
+
+          const all = await walkPages(s(), { since: t0 + 1_000, until: t0 + 2_000 }, 3);
+          assert.deepEqual(all.ids, [...mine, ...theirs].sort(newestFirst).map((e) => e.id), 'both users, bounds respected');
+          assert.deepEqual(all.pages, [3, 3, 3, 3, 3, 1, 0]);
+
+          const wholeUser = await walkPages(s(), { userId: u }, 3);
+          assert.deepEqual(wholeUser.ids, [...mine, outside[0]!, outside[2]!].sort(newestFirst).map((e) => e.id), 'since inclusive, until exclusive');
+
+          const last = [...mine].sort(newestFirst)[4]!;
+          assert.deepEqual(
+            (await s().listEvents({ userId: u, before: { at: last.at, id: last.id }, limit: 100 })).map((e) => e.id),
+            [...mine, outside[0]!].sort(newestFirst).slice(5).map((e) => e.id),
+            'strictly older than the cursor, without the cursor event itself',
+          );
+        });
+
+        it('purges events older than a time and says how many', async () => {
+          const u = uid();
+          const other = uid();
+          const base = 1_000_000; // below every other test's events
+          await s().purgeEvents(base);
+          const events = Array.from({ length: 8 }, (_, i) => event(i % 2 === 0 ? u : other, base + i));
+          for (const e of events) await s().appendEvent(e);
+          assert.equal(await s().purgeEvents(base + 5), 5, 'at < before');
+          assert.deepEqual((await s().listEvents({ userId: u, limit: 10 })).map((e) => e.at), [base + 6]);
+          assert.deepEqual((await s().listEvents({ userId: other, limit: 10 })).map((e) => e.at), [base + 7, base + 5]);
+          assert.equal(await s().purgeEvents(base + 5), 0);
+          assert.equal(await s().purgeEvents(base + 8), 3);
+          assert.deepEqual(await s().listEvents({ userId: other, limit: 10 }), []);
+        });
+
+        it('counts events per day, type, factor type and outcome within since/until', async () => {
+          const t0 = freshDayStart();
+          const day0 = t0 / DAY_MS;
+          const [a, b, c] = [uid(), uid(), uid()];
+          const ok = { outcome: 'success' as const };
+          const ko = { outcome: 'failure' as const };
+          const events = [
+            event(a, t0, { ...ok, factorType: 'totp' }),
+            event(b, t0 + 10, { ...ok, factorType: 'totp' }),
+            event(a, t0 + DAY_MS - 1, { ...ok, factorType: 'totp' }),
+            event(c, t0 + 20, { ...ok, factorType: 'security_key' }),
+            event(a, t0 + 30, { ...ko, factorType: 'totp', reason: 'invalid_code' }),
+            event(a, t0 + 40, { ...ko, type: 'mfa.failed', factorType: 'totp', reason: 'invalid_code' }),
+            event(b, t0 + 50, { ...ko, type: 'mfa.failed', factorType: 'totp', reason: 'replayed' }),
+            event(b, t0 + 60, { ...ko, type: 'mfa.locked' }),
+            event(c, t0 + DAY_MS, { ...ok, factorType: 'totp' }),
+            event(a, t0 + DAY_MS + 5, { ...ok, factorType: 'totp' }),
+            event(a, t0 + DAY_MS + 6, { ...ko, type: 'mfa.failed' }),
+            event(a, t0 + 2 * DAY_MS, { ...ok, factorType: 'totp' }), // at `until`: outside
+            event(a, t0 - 1, { ...ok, factorType: 'totp' }), // before `since`: outside
+          ];
+          for (const e of events) await s().appendEvent(e);
+          const row = (day: number, type: string, factorType: string | null, outcome: 'success' | 'failure', count: number) =>
+            ({ day, type, factorType, outcome, count });
+          const twoDays = [
+            row(day0, 'mfa.verified', 'totp', 'success', 3),
+            row(day0, 'mfa.verified', 'security_key', 'success', 1),
+            row(day0, 'mfa.verified', 'totp', 'failure', 1),
+            row(day0, 'mfa.failed', 'totp', 'failure', 2),
+            row(day0, 'mfa.locked', null, 'failure', 1),
+            row(day0 + 1, 'mfa.verified', 'totp', 'success', 2),
+            row(day0 + 1, 'mfa.failed', null, 'failure', 1),
+          ];
+          assert.deepEqual(sortedCounts(await s().countEventsByDay({ since: t0, until: t0 + 2 * DAY_MS })), sortedCounts(twoDays));
+          assert.deepEqual(
+            sortedCounts(await s().countEventsByDay({ since: t0 + 1, until: t0 + DAY_MS })),
+            sortedCounts([row(day0, 'mfa.verified', 'totp', 'success', 2), ...twoDays.slice(1, 5)]),
+            'since is inclusive, until exclusive',
+          );
+          assert.deepEqual(await s().countEventsByDay({ since: t0 + 3 * DAY_MS, until: t0 + 4 * DAY_MS }), []);
+        });
+
+        it('counts users with an active factor once, in all and per factor type; pending factors do not count', async () => {
+          const rare = `t${randomBytes(6).toString('hex')}`;
+          const typeCount = (r: { byType: { type: string; users: number }[] }, type: string) => {
+            const matches = r.byType.filter((x) => x.type === type);
+            assert.ok(matches.length <= 1, `one entry per type (${type})`);
+            return matches[0]?.users ?? 0;
+          };
+          const delta = async (start: Awaited<ReturnType<MfaStore['countMfaUsers']>>) => {
+            const now = await s().countMfaUsers();
+            return {
+              users: now.users - start.users,
+              totp: typeCount(now, 'totp') - typeCount(start, 'totp'),
+              securityKey: typeCount(now, 'security_key') - typeCount(start, 'security_key'),
+              sms: typeCount(now, 'sms') - typeCount(start, 'sms'),
+              rare: typeCount(now, rare),
+            };
+          };
+          const start = await s().countMfaUsers();
+          assert.ok(Number.isSafeInteger(start.users) && start.byType.every((x) => Number.isSafeInteger(x.users) && x.users > 0));
+          const [a, b, c] = [uid(), uid(), uid()];
+          await s().createFactor(factor(a, { status: 'active', confirmedAt: 1 }));
+          await s().createFactor(factor(a, { status: 'active', confirmedAt: 1 }));
+          await s().createFactor(factor(a, { type: 'security_key', status: 'active', secret: null, data: {}, lookupKey: credentialId() }));
+          await s().createFactor(factor(b, { status: 'active', confirmedAt: 1 }));
+          await s().createFactor(factor(b, { type: 'sms', secret: null, data: { phone: '+15005550006' } }));
+          const pending = factor(c, { type: rare });
+          await s().createFactor(pending);
+          assert.deepEqual(await delta(start), { users: 2, totp: 2, securityKey: 1, sms: 0, rare: 0 });
+
+          assert.equal(await s().activateFactor(c, pending.id, { confirmedAt: 2, counter: null }), true);
+          assert.deepEqual(await delta(start), { users: 3, totp: 2, securityKey: 1, sms: 0, rare: 1 });
+          await s().deleteFactors(a);
+          assert.deepEqual(await delta(start), { users: 2, totp: 1, securityKey: 0, sms: 0, rare: 1 });
+          await s().deleteFactors(b);
+          await s().deleteFactors(c);
+          assert.deepEqual(await delta(start), { users: 0, totp: 0, securityKey: 0, sms: 0, rare: 0 });
         });
       });
     }
