@@ -557,7 +557,7 @@ test(`every route against hostile input: ${RUNS * PER_RUN} generated requests, n
       const t2 = performance.now();
       host.clock.advance(30);
       // Locks are lifted every 25th run only, so some runs meet a locked or backing-off user (429).
-      if (++runs % 25 === 0) for (const f of host.fixtures) await host.mfa.admin.unlock(f.id);
+      if (++runs % 25 === 0) for (const f of host.fixtures) await host.mfa.admin.unlock(f.id, { actor: 'fuzz' });
       for (const slot of dirty) await host.enrol(slot);
       host.outbox.length = Math.min(host.outbox.length, 50);
       timing.cleanup += performance.now() - t2;

@@ -206,7 +206,7 @@ export function createApp(config: AppConfig): ExampleApp {
     if (!isAdmin(req)) return hostProblem(res, 403, 'forbidden', 'Only administrators can unlock users.');
     const target = await users.findByEmail(req.body?.email);
     if (!target) return hostProblem(res, 404, 'not_found', 'No user with this email.', 'email');
-    await mfa.admin.unlock(target.id, { ip: req.ip, userAgent: req.get('user-agent') });
+    await mfa.admin.unlock(target.id, { actor: req.user!.id }, { ip: req.ip, userAgent: req.get('user-agent') });
     res.setHeader('Cache-Control', 'no-store');
     res.json({ ok: true, unlocked: target.email });
   });

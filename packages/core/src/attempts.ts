@@ -8,6 +8,10 @@
 //
 // Each verification *reserves* an attempt before the code is evaluated (compare-and-set on the
 // stored state), so N concurrent wrong codes cannot overrun the limits; a success resets both.
+//
+// The per-user state has no backoff of its own, so its `blockedUntil` holds the time of the host's
+// last unlock or reset instead: the per-client states are keyed by it, so an unlock or a reset
+// also ends every client's backoff at once (client keys cannot be listed: they are hashes).
 import { MfaError } from './errors';
 import type { ResolvedOptions } from './options';
 import type { AttemptState, EphemeralStore } from './store';
@@ -21,6 +25,11 @@ export interface Held {
   clientKey: string;
   clientVersion: number;
   userVersion: number;
+  /** The user's unlock time the client key was derived from. */
+  epoch: number;
+  /** The states before this reservation (null: none), so an attempt that was never evaluated can be given back. */
+  clientBefore: Next | null;
+  userBefore: Next | null;
 }
 
 const MAX_CAS_ROUNDS = 64;
@@ -35,6 +44,8 @@ export function backoffSeconds(failures: number, limits: ResolvedOptions['limits
 
 type Next = Omit<AttemptState, 'version'>;
 const CLEAR: Next = { failures: 0, blockedUntil: 0, locked: false };
+/** A user's state with no failures, keeping its unlock time. */
+const clearUser = (epoch: number): Next => ({ failures: 0, blockedUntil: epoch, locked: false });
 
 export function createAttemptLimiter(store: EphemeralStore, limits: ResolvedOptions['limits'], clientKey: (userId: string, client: string) => Promise<string>) {
   /**
@@ -69,8 +80,12 @@ export function createAttemptLimiter(store: EphemeralStore, limits: ResolvedOpti
     async reserve(userId: string, client: string, nowMs: number): Promise<Reservation> {
       const user = await store.getAttemptState(userId);
       if (user?.locked) return { ok: false, retryAfter: LOCKED_RETRY_AFTER, locked: true };
-      const ck = await clientKey(userId, client);
+      const epoch = user?.blockedUntil ?? 0;
+      const ck = await clientKey(userId, epoch === 0 ? client : `${client}\u0000${epoch}`);
+      let clientBefore: Next | null = null;
+      let userBefore: Next | null = null;
       const backoff = await update(ck, (current): { next: Next | null; result: Reservation | null } => {
+        clientBefore = current && { failures: current.failures, blockedUntil: current.blockedUntil, locked: current.locked };
         if (current && current.blockedUntil > nowMs) {
           return { next: null, result: { ok: false, retryAfter: Math.ceil((current.blockedUntil - nowMs) / 1000), locked: false } };
         }
@@ -80,13 +95,14 @@ export function createAttemptLimiter(store: EphemeralStore, limits: ResolvedOpti
       });
       if (backoff.result) return backoff.result;
       const counted = await update(userId, (current) => {
+        userBefore = current && { failures: current.failures, blockedUntil: current.blockedUntil, locked: current.locked };
         if (current?.locked) return { next: null, result: null };
         const failures = (current?.failures ?? 0) + 1;
         const locked = failures >= limits.lockAfterFailures;
-        return { next: { failures, blockedUntil: 0, locked }, result: { failures, lockedNow: locked } };
+        return { next: { failures, blockedUntil: current?.blockedUntil ?? 0, locked }, result: { failures, lockedNow: locked } };
       }, user);
       if (!counted.result) return { ok: false, retryAfter: LOCKED_RETRY_AFTER, locked: true };
-      return { ok: true, ...counted.result, held: { clientKey: ck, clientVersion: backoff.version!, userVersion: counted.version! } };
+      return { ok: true, ...counted.result, held: { clientKey: ck, clientVersion: backoff.version!, userVersion: counted.version!, epoch, clientBefore, userBefore } };
     },
     /**
      * A successful verification: the user's and this client's consecutive counts start again.
@@ -95,15 +111,25 @@ export function createAttemptLimiter(store: EphemeralStore, limits: ResolvedOpti
      */
     async succeed(userId: string, held: Held): Promise<void> {
       if (!(await store.compareAndSetAttemptState(held.clientKey, held.clientVersion, CLEAR))) await clear(held.clientKey);
-      if (await store.compareAndSetAttemptState(userId, held.userVersion, CLEAR)) return;
+      if (await store.compareAndSetAttemptState(userId, held.userVersion, clearUser(held.epoch))) return;
       await update(userId, (current) => ({
-        next: current && !current.locked && current.failures > 0 ? CLEAR : null,
+        next: current && !current.locked && current.failures > 0 ? clearUser(current.blockedUntil) : null,
         result: undefined,
       }));
     },
-    /** The host's unlock after the lock threshold (client backoffs run out by themselves). */
-    async unlock(userId: string): Promise<void> {
-      await clear(userId);
+    /**
+     * Gives back a reservation whose attempt was never evaluated (the verifier threw: bad input found
+     * late, an outage): the states go back to what they were — only while nobody else changed them
+     * since (otherwise the attempt stays counted: failing closed).
+     */
+    async release(userId: string, held: Held): Promise<void> {
+      await store.compareAndSetAttemptState(held.clientKey, held.clientVersion, held.clientBefore ?? CLEAR);
+      await store.compareAndSetAttemptState(userId, held.userVersion, held.userBefore ?? clearUser(held.epoch));
+    },
+    /** The host's unlock (after the lock threshold) or reset: the user's lock and every client's backoff end. */
+    async unlock(userId: string, nowMs: number): Promise<void> {
+      // No state, no client state either (both are written by the first reservation): nothing to do.
+      await update(userId, (current) => ({ next: current ? clearUser(Math.max(nowMs, current.blockedUntil + 1)) : null, result: undefined }));
     },
   };
 }

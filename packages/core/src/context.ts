@@ -1,16 +1,17 @@
 // packages/core/src/context.ts
 // The engine's shared parts, built once by createMfa from validated options — and the narrower
 // `FactorContext` the plugins see.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createAssertionSigner, type AssertionSigner } from './assertions';
 import { createAttemptLimiter, type AttemptLimiter } from './attempts';
-import { base64UrlEncode, constantTimeEqual, hashToken, hmacSha256, randomInt } from './crypto';
+import { base64UrlEncode, constantTimeEqual, hashToken, hmacSha256, randomInt, randomString } from './crypto';
 import { MfaError } from './errors';
 import type { MfaEvent, RequestContext } from './events';
 import type { FactorContext } from './factor-plugin';
 import type { ResolvedOptions } from './options';
 import type { FactorRegistry } from './registry';
 import { createSecretBox, type SecretBox } from './secret-box';
-import type { MfaStore } from './store';
+import type { AuditEventRecord, MfaStore } from './store';
 import { storeBoundary } from './store-boundary';
 
 export interface EngineContext {
@@ -24,6 +25,29 @@ export interface EngineContext {
   factors: FactorContext;
   now(): number;
   emit(event: Omit<MfaEvent, 'at' | 'ip' | 'userAgent'>, ctx?: RequestContext): void;
+  /**
+   * Runs one public operation. The audit-log writes of the events it emitted are awaited before
+   * it settles, and a failed write fails it (`store_unavailable`): an event is never lost silently.
+   */
+  audited<T>(operation: () => Promise<T>): Promise<T>;
+}
+
+/** The audit-log writes started by the operation running in this async context. */
+const auditWrites = new AsyncLocalStorage<Promise<void>[]>();
+
+const DAY_MS = 86_400_000;
+/** Lower-case only: the id orders and compares alike under every SQL collation (MariaDB's are case-insensitive). */
+const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
+const SEQUENCE_SPAN = 36 ** 8;
+const cap = (value: string | undefined, max: number) => (value === undefined ? null : value.slice(0, max));
+
+/** The stored form of an event. */
+function auditRecord(id: string, e: MfaEvent): AuditEventRecord {
+  return {
+    id, at: e.at, day: Math.floor(e.at / DAY_MS), type: e.type.slice(0, 64), userId: e.userId, outcome: e.outcome,
+    factorId: e.factorId ?? null, factorType: e.factorType ?? null, reason: cap(e.reason, 64), purpose: cap(e.purpose, 32),
+    ip: cap(e.ip, 64), userAgent: cap(e.userAgent, 512), actor: cap(e.actor, 255), detail: cap(e.detail, 1024),
+  };
 }
 
 export function createEngineContext(o: ResolvedOptions, registry: FactorRegistry): EngineContext {
@@ -52,16 +76,48 @@ export function createEngineContext(o: ResolvedOptions, registry: FactorRegistry
     if (!Number.isFinite(t)) throw new MfaError('store_unavailable', 'clock returned a non-finite time');
     return t;
   };
+  // Event ids: this process's sequence (so events of one millisecond list in the order they
+  // happened, newest first), then 70 random bits (unique across processes). 22 characters.
+  let sequence = 0;
+  const eventId = () => {
+    sequence = (sequence + 1) % SEQUENCE_SPAN;
+    return sequence.toString(36).padStart(8, '0') + randomString(o.random, ID_ALPHABET, 14);
+  };
   const emit: EngineContext['emit'] = (event, ctx) => {
-    if (!o.onEvent) return;
     const full: MfaEvent = { ...event, ip: ctx?.ip, userAgent: ctx?.userAgent, at: o.clock() };
+    if (o.audit.store) {
+      const write = store.appendEvent(auditRecord(eventId(), full));
+      const pending = auditWrites.getStore();
+      // Every entry point runs under audited(), which awaits this write and fails on its error.
+      if (pending) pending.push(write);
+      else write.catch(() => {});
+    }
+    if (!o.onEvent) return;
     try {
       const r = o.onEvent(full);
       if (r && typeof (r as Promise<void>).catch === 'function') (r as Promise<void>).catch(() => {});
     } catch {
-      // An audit sink failure must not change the security decision that was already taken.
+      // The host's sink failing must not change the security decision that was already taken.
     }
   };
+  async function audited<T>(operation: () => Promise<T>): Promise<T> {
+    const pending: Promise<void>[] = [];
+    let outcome: { ok: true; value: T } | { ok: false; error: unknown };
+    try {
+      outcome = { ok: true, value: await auditWrites.run(pending, operation) };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    // The events of a failed operation are kept too. Writes may start while earlier ones are
+    // awaited (a callback's event): wait until none is left.
+    let lost: { error: unknown } | undefined;
+    while (pending.length > 0) {
+      for (const r of await Promise.allSettled(pending.splice(0))) if (r.status === 'rejected') lost ??= { error: r.reason };
+    }
+    if (!outcome.ok) throw outcome.error; // the operation's own error wins over a write's
+    if (lost) throw lost.error; // fail closed: an operation whose audit trail could not be written fails
+    return outcome.value;
+  }
   const factors: FactorContext = {
     issuer: o.issuer,
     now,
@@ -98,5 +154,6 @@ export function createEngineContext(o: ResolvedOptions, registry: FactorRegistry
     factors,
     now,
     emit,
+    audited,
   };
 }

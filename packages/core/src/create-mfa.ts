@@ -4,6 +4,8 @@
 import { createEngineContext } from './context';
 import { backupCodes } from './factors/backup-codes/plugin';
 import { totp, type TotpEnrollment } from './factors/totp/plugin';
+import { adminFlow, type AdminFlow } from './flows/admin';
+import { auditFlow, type AuditFlow } from './flows/audit';
 import { devicesFlow, type DevicesFlow } from './flows/devices';
 import { enrolmentFlow, type CodeSentEnrollment, type EnrollOptions, type EnrolmentFlow, type Enrollment } from './flows/enrolment';
 import { proofFlow, type StepUpFlow } from './flows/fresh-proof';
@@ -11,6 +13,7 @@ import { loginFlow, type LoginFlow } from './flows/login';
 import { managementFlow, type ManagementFlow } from './flows/management';
 import { issueAssertion, requireUserId } from './flows/shared';
 import type { FactorPlugin } from './factor-plugin';
+import type { EngineContext } from './context';
 import { resolveOptions, type MfaOptions } from './options';
 import { createRegistry } from './registry';
 import type { FreshProof, ProofResult } from './types';
@@ -44,6 +47,10 @@ export interface Mfa extends Omit<EnrolmentFlow, 'enroll'>, ManagementFlow {
   /** Checks fresh proof (a factor, an assertion, or — with `allowPassword` — a `passwordProof()`). */
   checkProof(userId: string, proof: FreshProof, options?: { allowPassword?: boolean; maxAgeSeconds?: number }, req?: RequestContext): Promise<ProofResult>;
   devices: DevicesFlow;
+  /** Support and administration: reset, unlock, status, figures. Every action names its actor and is audited. */
+  admin: AdminFlow;
+  /** The durable audit log: list (per user, time range, cursor) and the retention purge. */
+  audit: AuditFlow;
   assertions: {
     verify(token: unknown, options?: { maxAgeSeconds?: number }): Promise<{ ok: true; userId: string; amr: string[]; authTime: number } | { ok: false; reason: 'invalid' | 'stale' }>;
     issue(userId: string, amr: string[]): Promise<{ assertion: string; expiresIn: number }>;
@@ -74,7 +81,7 @@ export function createMfa(options: MfaOptions): Mfa {
   const proofs = proofFlow(e);
   const enrolment = enrolmentFlow(e, proofs);
   const management = managementFlow(e, proofs);
-  return {
+  return auditedApi(e, {
     issuer: o.issuer,
     factorTypes: Object.freeze(registry.all.map(infoOf)),
     trustedDeviceTtlSeconds: o.trustedDevices.ttlSeconds,
@@ -85,7 +92,8 @@ export function createMfa(options: MfaOptions): Mfa {
     backupCodes: management.backupCodes,
     factors: management.factors,
     disable: management.disable,
-    admin: management.admin,
+    admin: adminFlow(e, management),
+    audit: auditFlow(e),
     login: loginFlow(e),
     stepUp: proofs.stepUp,
     checkProof: proofs.checkProof,
@@ -97,5 +105,16 @@ export function createMfa(options: MfaOptions): Mfa {
       },
       issue: (userId, amr) => issueAssertion(e, requireUserId(userId), amr),
     },
-  };
+  });
+}
+
+/** Every operation of `api`, run under `e.audited` (its audit-log writes settle before it does). */
+function auditedApi<T extends object>(e: EngineContext, api: T): T {
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(api)) {
+    if (typeof value === 'function') wrapped[name] = (...args: unknown[]) => e.audited(() => value(...args));
+    else if (value !== null && typeof value === 'object' && !Array.isArray(value)) wrapped[name] = auditedApi(e, value);
+    else wrapped[name] = value;
+  }
+  return wrapped as T;
 }

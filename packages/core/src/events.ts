@@ -16,7 +16,9 @@ export type MfaEventType =
   | 'device.trusted'
   | 'device.revoked'
   | 'code.sent'
-  | 'challenge.started';
+  | 'challenge.started'
+  | 'enrollment.required'
+  | 'mfa.reset';
 
 /** Where a request came from; flows from the HTTP layer into events. */
 export interface RequestContext {
@@ -33,8 +35,12 @@ export interface MfaEvent {
   outcome: 'success' | 'failure';
   /** Why a failure failed: `invalid_code`, `replayed`, `too_many_attempts`, … */
   reason?: string;
-  /** Which flow: `login`, `enroll`, `step_up`, `management`. */
+  /** Which flow: `login`, `enroll`, `step_up`, `management`, `admin`. */
   purpose?: string;
+  /** Who did it, for admin actions: the host's id of the admin. */
+  actor?: string;
+  /** Free text an admin gave (a reset's reason). */
+  detail?: string;
   ip?: string;
   userAgent?: string;
   /** Epoch ms from the injected clock. */

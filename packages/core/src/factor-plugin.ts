@@ -84,6 +84,8 @@ export interface EnrollFinish {
   data?: Record<string, unknown>;
   /** The per-factor counter to start from (the TOTP step used to confirm, the signature counter). */
   counter: number | null;
+  /** RFC 8176 values of this confirmation (e.g. `['otp']`). */
+  amr?: string[];
   /** An identifier unique across all users for this type (a public-key credential id); the store refuses a second one. */
   lookupKey?: string;
 }

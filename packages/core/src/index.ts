@@ -8,6 +8,8 @@ export type { ProofOptions } from './flows/management';
 export type { LoginFlow } from './flows/login';
 export type { StepUpFlow } from './flows/fresh-proof';
 export type { DevicesFlow } from './flows/devices';
+export type { AdminDayStats, AdminFlow, AdminStats } from './flows/admin';
+export type { AuditEvent, AuditFlow, AuditQuery } from './flows/audit';
 export { totp } from './factors/totp/plugin';
 export type { TotpEnrollment, TotpOptions } from './factors/totp/plugin';
 export { backupCodes } from './factors/backup-codes/plugin';

@@ -30,6 +30,12 @@ export interface MfaOptions {
   assertion?: { audience?: string; ttlSeconds?: number };
   limits?: { backoffAfterFailures?: number; backoffBaseSeconds?: number; backoffMaxSeconds?: number; lockAfterFailures?: number; perIpPerWindow?: number; ipWindowSeconds?: number };
   onEvent?: EventSink;
+  /**
+   * The durable audit log: every event is also stored by the durable store (default), and an
+   * operation whose event cannot be stored fails with `store_unavailable`. `{ store: false }` keeps
+   * events to `onEvent` only.
+   */
+  audit?: { store?: boolean };
   /** Epoch milliseconds. Injected so tests use a fake clock. */
   clock?: () => number;
   /** CSPRNG. Injected for tests. */
@@ -48,11 +54,12 @@ export interface ResolvedOptions {
   assertion: { audience: string; ttlSeconds: number };
   limits: { backoffAfterFailures: number; backoffBaseSeconds: number; backoffMaxSeconds: number; lockAfterFailures: number; perIpPerWindow: number; ipWindowSeconds: number };
   onEvent: EventSink | undefined;
+  audit: { store: boolean };
   clock: () => number;
   random: RandomSource;
 }
 
-const TOP_LEVEL = ['issuer', 'store', 'encryptionKeys', 'signingKey', 'factors', 'challenge', 'enrollment', 'trustedDevices', 'assertion', 'limits', 'onEvent', 'clock', 'random'];
+const TOP_LEVEL = ['issuer', 'store', 'encryptionKeys', 'signingKey', 'factors', 'challenge', 'enrollment', 'trustedDevices', 'assertion', 'limits', 'onEvent', 'audit', 'clock', 'random'];
 /** Options that moved into a factor plugin's factory: a clear error instead of "unknown option". */
 const MOVED: Record<string, string> = {
   totp: 'factors: [totp({ ... })]', backupCodes: 'factors: [backupCodes({ ... })]', sms: 'factors: [sms({ sender, ... })]',
@@ -97,6 +104,8 @@ export function resolveOptions(options: MfaOptions): ResolvedOptions {
   const l = options.limits ?? {};
   checkKeys(l, ['backoffAfterFailures', 'backoffBaseSeconds', 'backoffMaxSeconds', 'lockAfterFailures', 'perIpPerWindow', 'ipWindowSeconds'], 'limits');
   if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw new MfaConfigError('onEvent', 'must be a function');
+  checkKeys(options.audit, ['store'], 'audit');
+  if (options.audit?.store !== undefined && typeof options.audit.store !== 'boolean') throw new MfaConfigError('audit.store', 'must be a boolean');
   if (options.clock !== undefined && typeof options.clock !== 'function') throw new MfaConfigError('clock', 'must be a function returning epoch milliseconds');
   if (options.random !== undefined && typeof options.random !== 'function') throw new MfaConfigError('random', 'must be a function (n) => Uint8Array');
   const lockAfter = int(l.lockAfterFailures, 'limits.lockAfterFailures', 100, 1, 100);
@@ -121,6 +130,7 @@ export function resolveOptions(options: MfaOptions): ResolvedOptions {
       ipWindowSeconds: int(l.ipWindowSeconds, 'limits.ipWindowSeconds', 900, 60, 86400),
     },
     onEvent: options.onEvent,
+    audit: { store: options.audit?.store ?? true },
     clock: options.clock ?? Date.now,
     random: options.random ?? defaultRandom,
   };

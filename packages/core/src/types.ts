@@ -33,11 +33,49 @@ export interface MfaStatus {
   locked: boolean;
 }
 
-export type ConfirmResult = { ok: true; factor: FactorSummary; backupCodes?: string[] } | Failure;
+export type ConfirmResult =
+  | {
+    ok: true;
+    factor: FactorSummary;
+    /** RFC 8176 values of the confirmation (what proving the new factor showed). */
+    amr: string[];
+    /** The first factor's recovery codes, shown once. */
+    backupCodes?: string[];
+    /** True when the confirmation completed a login that required enrolment (its enrolment token is spent). */
+    enrollmentCompleted?: true;
+  }
+  | Failure;
 
-export type LoginStart =
-  | { required: false; trustedDevice: boolean }
+/**
+ * A host's enforcement policy for one user (DESIGN "Enforcement policy"): whether MFA is
+ * required, until when a user without it may still sign in (`graceUntil`), and which factor
+ * types count (`methods`; recovery codes count whenever the user has a factor of one of them).
+ */
+export interface MfaPolicy {
+  required: boolean;
+  graceUntil?: Date | number;
+  methods?: string[];
+}
+
+/** A login the policy lets through without a second factor, but that should enrol: what to tell the user. */
+export interface EnrollmentNotice {
+  /** True when the policy requires MFA (within the grace period); false when it is only suggested. */
+  required: boolean;
+  /** ISO 8601 end of the grace period, or null. */
+  graceUntil: string | null;
+  /** The factor types the user may enrol. */
+  methods: string[];
+}
+
+/** The start of a login without a policy: no second step needed, or a challenge. */
+export type LoginChallengeStart =
+  | { required: false; trustedDevice: boolean; enrollment?: EnrollmentNotice }
   | { required: true; challengeToken: string; methods: string[]; expiresAt: string };
+
+/** The start of a login under a policy: also "enrol first" (an enrolment token instead of a challenge). */
+export type LoginStart =
+  | LoginChallengeStart
+  | { required: true; enrollmentRequired: true; enrollmentToken: string; methods: string[]; expiresAt: string };
 
 export interface LoginSuccess {
   ok: true;

@@ -57,7 +57,7 @@ test('at 100 consecutive failures the user is locked until the host unlocks; tim
   const s = await h.mfa.login.start('alice');
   if (!s.required) throw new Error('expected a challenge');
   expect(await h.mfa.login.verify(s.challengeToken, { method: 'totp', code: await totpNow(secret, h.clock.now()) })).toMatchObject({ reason: 'too_many_attempts' });
-  await h.mfa.admin.unlock('alice');
+  await h.mfa.admin.unlock('alice', { actor: 'support' });
   expect(h.events.some((e) => e.type === 'mfa.unlocked')).toBe(true);
   const s2 = await h.mfa.login.start('alice');
   if (!s2.required) throw new Error('expected a challenge');

@@ -56,14 +56,32 @@ describe('attempt limiter', () => {
     expect(await store.getAttemptState('u')).toMatchObject({ failures: 6, locked: true });
     expect(await l.reserve('u', 'ip1', now + 10 * 86_400_000)).toEqual({ ok: false, retryAfter: 3600, locked: true });
     expect(await l.reserve('u', 'ip9', now)).toEqual({ ok: false, retryAfter: 3600, locked: true });
-    await l.unlock('u');
-    expect(await store.getAttemptState('u')).toMatchObject({ failures: 0, blockedUntil: 0, locked: false });
+    await l.unlock('u', now);
+    // The user's state keeps the unlock time: the client states are keyed by it (every client's backoff ends too).
+    expect(await store.getAttemptState('u')).toMatchObject({ failures: 0, blockedUntil: now, locked: false });
     expect(await l.reserve('u', 'ip2', now)).toEqual(ok(1));
+  });
+
+  test("unlock ends every client's backoff at once, and a later success keeps that", async () => {
+    const { store, l } = limiter();
+    let last: Awaited<ReturnType<typeof l.reserve>> | undefined;
+    for (let i = 0; i < 3; i++) last = await l.reserve('u', 'ip1', T0);
+    await l.reserve('u', 'ip2', T0);
+    expect(await l.reserve('u', 'ip1', T0 + 1000)).toMatchObject({ ok: false, locked: false });
+    await l.unlock('u', T0 + 1000);
+    const fresh = await l.reserve('u', 'ip1', T0 + 1000);
+    expect(fresh).toEqual(ok(1));
+    expect(await l.reserve('u', 'ip2', T0 + 1000)).toEqual(ok(2));
+    if (!fresh.ok || !last?.ok) throw new Error('expected reservations');
+    // A success clears the counts but keeps the unlock time, so the old client states stay behind.
+    await l.succeed('u', fresh.held);
+    expect(await store.getAttemptState('u')).toMatchObject({ failures: 0, blockedUntil: T0 + 1000, locked: false });
+    expect(await l.reserve('u', 'ip2', T0 + 2000)).toEqual(ok(1));
   });
 
   test("a success resets the user's and the client's counts; unlock with nothing to reset writes nothing", async () => {
     const { store, l } = limiter();
-    await l.unlock('fresh');
+    await l.unlock('fresh', T0);
     expect(await store.getAttemptState('fresh')).toBeNull();
     let last: Awaited<ReturnType<typeof l.reserve>> | undefined;
     for (let i = 0; i < 3; i++) last = await l.reserve('u', 'ip1', T0);

@@ -114,7 +114,7 @@ describe('4. password as proof', () => {
     expect(await h.mfa.disable('alice', passwordProof(() => true), { ip: '192.0.2.99' }, { allowPassword: true })).toMatchObject({ ok: false, reason: 'too_many_attempts' });
     expect((await h.mfa.status('alice')).enabled).toBe(true);
     // A code is still refused while locked too; the host's unlock opens it again.
-    await h.mfa.admin.unlock('alice');
+    await h.mfa.admin.unlock('alice', { actor: 'support' });
     h.clock.advance(30);
     expect(await h.mfa.disable('alice', { code: await totpNow(secret, h.clock.now()) }, { ip: '192.0.2.99' })).toEqual({ ok: true });
   });
@@ -153,7 +153,7 @@ describe('5. backoff per user and client; the lock per user', () => {
     expect(await h.mfa.login.verify(await challenge(h), { method: 'totp', code: await right() }, B)).toMatchObject({ reason: 'too_many_attempts' });
     h.clock.advance(86_400 * 30);
     expect(await h.mfa.login.verify(await challenge(h), { method: 'totp', code: await right() }, B)).toMatchObject({ reason: 'too_many_attempts' });
-    await h.mfa.admin.unlock('alice');
+    await h.mfa.admin.unlock('alice', { actor: 'support' });
     expect((await h.mfa.login.verify(await challenge(h), { method: 'totp', code: await right() }, B)).ok).toBe(true);
   });
 });

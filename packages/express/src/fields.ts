@@ -9,6 +9,7 @@ const MAX_LENGTH = {
   code: 64,
   factorId: 128,
   challengeToken: 128,
+  enrollmentToken: 128,
   label: 64,
   phone: 64,
   email: 254,
@@ -16,6 +17,7 @@ const MAX_LENGTH = {
   assertion: 4096,
   password: 1024,
   id: 128,
+  reason: 500,
 } as const;
 
 export type KnownField = keyof typeof MAX_LENGTH;

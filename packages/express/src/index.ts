@@ -2,6 +2,8 @@
 // @secondfactor/express: the HTTP routes, the login gate, the step-up guard, the assertion cookie
 // and the error mapping.
 export { mfaRouter } from './mfa-router';
+export { mfaAdminRouter } from './mfa-admin-router';
+export type { MfaAdminRouterOptions } from './mfa-admin-router';
 export { mfaGate } from './mfa-gate';
 export type { MfaGateResult } from './mfa-gate';
 export { requireMfa } from './require-mfa';
@@ -13,6 +15,6 @@ export type { ProblemCode, ProblemDocument, ProblemInit } from './problem';
 export { handleAsyncErrors } from './handle-async';
 export { describeError } from './log-error';
 export type {
-  AssertionCookieOptions, GetUserId, LoginCompleteInfo, MfaChallenge, MfaGateOptions, MfaRequiredInfo, MfaRouterOptions, MfaState, RequireMfaOptions,
+  AssertionCookieOptions, GetUserId, LoginCompleteInfo, MfaChallenge, MfaEnrollmentRequired, MfaGateOptions, MfaRequiredInfo, MfaRouterOptions, MfaState, RequireMfaOptions,
   TrustedDeviceCookieOptions,
 } from './types';

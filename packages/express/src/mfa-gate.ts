@@ -4,12 +4,12 @@
 // cookie) or — no factor enrolled, or a valid trusted-device cookie of that same user — lets the
 // login continue. Deny by default: any error goes to next(err), never to the next handler.
 import type { RequestHandler } from 'express';
-import type { Mfa } from '@secondfactor/core';
+import type { EnrollmentNotice, Mfa } from '@secondfactor/core';
 import { readCookie, resolveTrustedDeviceCookie } from './cookies';
 import { handleAsyncErrors } from './handle-async';
 import { checkFunction, checkKnownKeys, checkMfa } from './options';
 import { contextOf, resolveUserId } from './request-context';
-import type { GetUserId, MfaChallenge, MfaGateOptions } from './types';
+import type { GetUserId, MfaChallenge, MfaEnrollmentRequired, MfaGateOptions } from './types';
 
 const WHERE = 'mfaGate()';
 
@@ -17,6 +17,8 @@ const WHERE = 'mfaGate()';
 export interface MfaGateResult {
   /** True when the second factor was skipped because of a trusted-device cookie (not an MFA login). */
   trustedDevice: boolean;
+  /** With a `policy`: the user has no factor it counts and should enrol (required within a grace period, or suggested). */
+  enrollment?: EnrollmentNotice;
 }
 
 const fromLocals: GetUserId = (_req, res) => res.locals.userId as string | number | undefined;
@@ -29,11 +31,13 @@ const fromLocals: GetUserId = (_req, res) => res.locals.userId as string | numbe
  */
 export function mfaGate(mfa: Mfa, options: MfaGateOptions = {}): RequestHandler {
   checkMfa(mfa, WHERE);
-  checkKnownKeys(options, ['getUserId', 'cookie', 'onChallengeRequired'], `${WHERE} options`);
+  checkKnownKeys(options, ['getUserId', 'cookie', 'onChallengeRequired', 'policy', 'onEnrollmentRequired'], `${WHERE} options`);
   checkFunction(options.getUserId, WHERE, 'getUserId');
   checkFunction(options.onChallengeRequired, WHERE, 'onChallengeRequired');
+  checkFunction(options.policy, WHERE, 'policy');
+  checkFunction(options.onEnrollmentRequired, WHERE, 'onEnrollmentRequired');
   const getUserId = options.getUserId ?? fromLocals;
-  const { onChallengeRequired } = options;
+  const { onChallengeRequired, onEnrollmentRequired, policy } = options;
   const cookie = resolveTrustedDeviceCookie(options.cookie, WHERE);
 
   return handleAsyncErrors(async function mfaGateMiddleware(req, res, next) {
@@ -41,9 +45,12 @@ export function mfaGate(mfa: Mfa, options: MfaGateOptions = {}): RequestHandler 
     if (userId === undefined) {
       throw new Error('secondfactor: mfaGate() found no user id; put the checked user id in res.locals.userId (or pass getUserId)');
     }
-    const start = await mfa.login.start(userId, { trustedDeviceToken: readCookie(req, cookie.name), context: contextOf(req) });
+    const userPolicy = policy ? await policy(userId, req) : undefined;
+    const start = await mfa.login.start(userId, {
+      trustedDeviceToken: readCookie(req, cookie.name), context: contextOf(req), policy: userPolicy,
+    });
     if (!start.required) {
-      const result: MfaGateResult = { trustedDevice: start.trustedDevice };
+      const result: MfaGateResult = { trustedDevice: start.trustedDevice, ...(start.enrollment ? { enrollment: start.enrollment } : {}) };
       res.locals.mfaGate = result;
       next();
       return;
@@ -51,6 +58,15 @@ export function mfaGate(mfa: Mfa, options: MfaGateOptions = {}): RequestHandler 
     // Nothing but the challenge leaves: drop any cookie an earlier handler set.
     res.removeHeader('Set-Cookie');
     res.setHeader('Cache-Control', 'no-store');
+    if ('enrollmentRequired' in start) {
+      const enrollment: MfaEnrollmentRequired = { mfaEnrollmentRequired: true, enrollmentToken: start.enrollmentToken, methods: [...start.methods], expiresAt: start.expiresAt };
+      if (onEnrollmentRequired) {
+        await onEnrollmentRequired(req, res, enrollment);
+        return;
+      }
+      res.status(200).json(enrollment);
+      return;
+    }
     const challenge: MfaChallenge = { mfaRequired: true, challengeToken: start.challengeToken, methods: [...start.methods], expiresAt: start.expiresAt };
     if (onChallengeRequired) {
       await onChallengeRequired(req, res, challenge);

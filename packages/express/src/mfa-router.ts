@@ -18,7 +18,7 @@ import type { MfaRouterOptions } from './types';
 
 const WHERE = 'mfaRouter()';
 /** Body fields the router reads itself on setup routes; the rest is the factor type's own input. */
-const ROUTER_FIELDS = new Set(['label', 'code', 'response', 'method', 'assertion', 'password']);
+const ROUTER_FIELDS = new Set(['label', 'code', 'response', 'method', 'assertion', 'password', 'enrollmentToken']);
 const KNOWN_OPTIONS = ['getUserId', 'onLoginComplete', 'verifyPassword', 'allowPasswordToDisable', 'getAccountName', 'cookie', 'assertionCookie', 'maxAgeForProofSeconds', 'onError'];
 
 type RouteHandler = (req: Request, res: Response) => Promise<void>;
@@ -87,6 +87,31 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
   }
 
   /**
+   * Who sets up a factor: the signed-in host user, or — during a login the policy sent to enrol
+   * first — the user of the body's `enrollmentToken` (which reaches these routes only).
+   */
+  async function enrollingUser(req: Request, res: Response, body: JsonBody): Promise<{ userId: string; enrollmentToken?: string }> {
+    const enrollmentToken = optionalString(body, 'enrollmentToken');
+    if (enrollmentToken === undefined) return { userId: await signedInUser(req, res) };
+    const { userId } = await mfa.login.enrollment(enrollmentToken);
+    const hostUser = await resolveUserId(getUserId, req, res);
+    if (hostUser !== undefined && hostUser !== userId) throw new ProblemError('forbidden', { detail: 'The enrolment token belongs to another user.' });
+    return { userId, enrollmentToken };
+  }
+
+  /** Completes the login an enrolment was required for, as `/verify` does (the backup codes shown once). */
+  async function completeEnrollmentLogin(req: Request, res: Response, userId: string, amr: string[], backupCodes: string[] | undefined, factor: unknown) {
+    const { assertion, expiresIn } = await mfa.assertions.issue(userId, amr);
+    const full = ['mfa', ...amr.filter((v) => v !== 'mfa')];
+    setAssertionCookie(res, assertion, expiresIn);
+    if (onLoginComplete) {
+      await onLoginComplete(req, res, { userId, amr: full, assertion, expiresIn, ...(backupCodes ? { backupCodes } : {}) });
+      return;
+    }
+    res.status(200).json({ accessToken: assertion, tokenType: 'Bearer', expiresIn, factor, ...(backupCodes ? { backupCodes } : {}) });
+  }
+
+  /**
    * Adding a factor when MFA is already on needs fresh proof (SEC-03, SMS-08): at setup a code or
    * an assertion; at confirm an assertion (the body's `code` is the new factor's). Core decides
    * whether it is needed and checks it.
@@ -114,27 +139,34 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
   for (const type of mfa.factorTypes) {
     if (type.enrollable) {
       router.post(`/${type.type}/setup`, route(async function setupFactor(req, res) {
-        const userId = await signedInUser(req, res);
         const body = await readJsonBody(req);
+        const { userId, enrollmentToken } = await enrollingUser(req, res, body);
         const label = labelOf(body);
         // The type's own setup fields (a phone number, an address): everything but the router's.
         const input = Object.fromEntries(Object.entries(body).filter(([k]) => !ROUTER_FIELDS.has(k)));
-        const p = await proofForNewFactor(req, userId, body, 'setup');
+        const p = enrollmentToken === undefined ? await proofForNewFactor(req, userId, body, 'setup') : undefined;
         const accountName = getAccountName ? await getAccountName(req, userId) : undefined;
         const r = await mfa.enroll(userId, type.type, {
           input, ...(label === undefined ? {} : { label }), ...(accountName === undefined ? {} : { accountName }), ...(p === undefined ? {} : { proof: p }),
+          ...(enrollmentToken === undefined ? {} : { enrollmentToken }),
         }, contextOf(req));
         res.status(200).json(r);
       }));
 
       router.post(`/${type.type}/confirm`, route(async function confirmFactor(req, res) {
-        const userId = await signedInUser(req, res);
         const body = await readJsonBody(req);
+        const { userId, enrollmentToken } = await enrollingUser(req, res, body);
         const factorId = requiredString(body, 'factorId');
         const input = factorInputOf(body, type);
-        const p = await proofForNewFactor(req, userId, body, 'confirm');
-        const r = await mfa.confirm(userId, factorId, input, contextOf(req), { maxAgeSeconds, ...(p === undefined ? {} : { proof: p }) });
+        const p = enrollmentToken === undefined ? await proofForNewFactor(req, userId, body, 'confirm') : undefined;
+        const r = await mfa.confirm(userId, factorId, input, contextOf(req), {
+          maxAgeSeconds, ...(p === undefined ? {} : { proof: p }), ...(enrollmentToken === undefined ? {} : { enrollmentToken }),
+        });
         if (!r.ok) throw failureProblem(r);
+        if (r.enrollmentCompleted) {
+          await completeEnrollmentLogin(req, res, userId, r.amr, r.backupCodes, r.factor);
+          return;
+        }
         res.status(200).json(r.backupCodes ? { factor: r.factor, backupCodes: r.backupCodes } : { factor: r.factor });
       }));
     }

@@ -5,7 +5,7 @@ import type { Response } from 'express';
 import { isMfaError, type Failure, type MfaErrorCode } from '@secondfactor/core';
 
 /** Every `code` a problem document can carry. */
-export type ProblemCode = MfaErrorCode | 'unauthenticated' | 'unsupported_media_type' | 'internal_error';
+export type ProblemCode = MfaErrorCode | 'unauthenticated' | 'forbidden' | 'unsupported_media_type' | 'internal_error';
 
 export interface ProblemDocument {
   /** `urn:secondfactor:problem:<code>` */
@@ -32,6 +32,7 @@ const CODES: Record<ProblemCode, CodeInfo> = {
   challenge_expired: { status: 401, title: 'Challenge expired', detail: 'The sign-in challenge is no longer valid; sign in again.' },
   unauthenticated: { status: 401, title: 'Not signed in', detail: 'Sign in first.' },
   mfa_required: { status: 403, title: 'Second factor required', detail: 'A current second factor is required for this request.' },
+  forbidden: { status: 403, title: 'Forbidden', detail: 'You are not allowed to do this.' },
   not_enrolled: { status: 404, title: 'Not enrolled', detail: 'No such factor.' },
   already_enrolled: { status: 409, title: 'Already enrolled', detail: 'This factor is already enrolled.' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type', detail: 'The request body must be JSON (Content-Type: application/json).' },

@@ -1,6 +1,7 @@
 // packages/express/src/types.ts
 // Public option types of the Express integration, and the typed `req.mfa` set by requireMfa().
 import type { NextFunction, Request, Response } from 'express';
+import type { MfaPolicy } from '@secondfactor/core';
 
 /**
  * Returns the signed-in host user of this request (from the host's own session or token), or
@@ -66,6 +67,11 @@ export interface LoginCompleteInfo {
   /** The MFA assertion (JWT) and its lifetime in seconds, if the host wants to hand it out. */
   assertion: string;
   expiresIn: number;
+  /**
+   * When the login completed by enrolling a first factor (the policy required it): the new backup
+   * codes, to show once. The default answer includes them.
+   */
+  backupCodes?: string[];
 }
 
 export interface MfaRouterOptions {
@@ -119,6 +125,27 @@ export interface MfaGateOptions {
    * `200 {mfaRequired: true, challengeToken, methods, expiresAt}` with `Cache-Control: no-store`.
    */
   onChallengeRequired?: (req: Request, res: Response, challenge: MfaChallenge) => void | Promise<void>;
+  /**
+   * The host's enforcement policy for this user (DESIGN "Enforcement policy"): `{required, graceUntil?,
+   * methods?}`. A user it requires MFA of, without a factor it counts, gets an enrolment-only answer
+   * (after `graceUntil`); before it, or when not required, the login continues and
+   * `res.locals.mfaGate.enrollment` tells the host what to nag about.
+   */
+  policy?: (userId: string, req: Request) => MfaPolicy | Promise<MfaPolicy>;
+  /**
+   * Sends the "enrol first" answer. Default:
+   * `200 {mfaEnrollmentRequired: true, enrollmentToken, methods, expiresAt}` with `Cache-Control: no-store`.
+   */
+  onEnrollmentRequired?: (req: Request, res: Response, enrollment: MfaEnrollmentRequired) => void | Promise<void>;
+}
+
+/** The answer of the gate for a user who must enrol a factor before signing in. */
+export interface MfaEnrollmentRequired {
+  mfaEnrollmentRequired: true;
+  /** Reaches only `POST /:type/setup` and `/:type/confirm` of `methods` (body field `enrollmentToken`). */
+  enrollmentToken: string;
+  methods: string[];
+  expiresAt: string;
 }
 
 /** The login challenge the gate hands out instead of a session. */

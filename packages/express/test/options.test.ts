@@ -14,7 +14,7 @@ const getUserId = (req: Request) => req.get('x-user');
 test('the package exports the documented API', () => {
   expect(Object.keys(pkg).sort()).toEqual(
     [
-      'PROBLEM_STATUS', 'ProblemError', 'clearAssertionCookie', 'describeError', 'failureProblem', 'handleAsyncErrors', 'mfaErrorHandler', 'mfaGate', 'mfaRouter', 'problem',
+      'PROBLEM_STATUS', 'ProblemError', 'clearAssertionCookie', 'describeError', 'failureProblem', 'handleAsyncErrors', 'mfaAdminRouter', 'mfaErrorHandler', 'mfaGate', 'mfaRouter', 'problem',
       'problemForError', 'requireMfa', 'sendProblem',
     ].sort(),
   );
@@ -72,7 +72,7 @@ test('problem documents and status table', () => {
   });
   expect(problem('invalid_request', { field: 'code', detail: 'code must be a string' })).toMatchObject({ status: 400, field: 'code' });
   expect(PROBLEM_STATUS).toEqual({
-    invalid_request: 400, invalid_code: 401, challenge_expired: 401, unauthenticated: 401, mfa_required: 403, not_enrolled: 404,
+    invalid_request: 400, invalid_code: 401, challenge_expired: 401, unauthenticated: 401, mfa_required: 403, forbidden: 403, not_enrolled: 404,
     already_enrolled: 409, unsupported_media_type: 415, too_many_attempts: 429, internal_error: 500, sms_unavailable: 502, email_unavailable: 502, store_unavailable: 503,
   });
 });

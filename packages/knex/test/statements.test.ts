@@ -14,7 +14,8 @@ beforeAll(async () => {
 });
 afterAll(() => db.destroy());
 
-test('POST /verify costs at most 12 statements with a valid TOTP code and 9 with a wrong one', async () => {
+// Since #11 each answer also stores its event in the audit log (one INSERT): 12 + 1 and 9 + 1.
+test('POST /verify costs at most 13 statements with a valid TOTP code and 10 with a wrong one (audit log included)', async () => {
   let t = Date.UTC(2026, 0, 1, 0, 0, 10);
   const mfa = createMfa({
     issuer: 'Count', store: knexStore(db), encryptionKeys: { current: 'k', keys: { k: Buffer.alloc(32, 1).toString('base64') } },
@@ -35,8 +36,9 @@ test('POST /verify costs at most 12 statements with a valid TOTP code and 9 with
   };
   const valid = await count(() => generateTotp(e.secret, t, PARAMS));
   expect(valid.ok).toBe(true);
-  expect(valid.n).toBeLessThanOrEqual(12);
+  expect(valid.n).toBeLessThanOrEqual(13);
+  expect(statements.filter((q) => /insert into \S*events\b/i.test(q))).toHaveLength(1);
   const wrong = await count(async () => '000000');
   expect(wrong.ok).toBe(false);
-  expect(wrong.n).toBeLessThanOrEqual(9);
+  expect(wrong.n).toBeLessThanOrEqual(10);
 });

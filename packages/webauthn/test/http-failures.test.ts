@@ -233,9 +233,9 @@ test('malformed JSON shapes → 400 invalid_request naming response (or body), n
   // The same shapes on step-up and confirm.
   expectProblem(await host.call('post', '/mfa/step-up', { user: 'alice', body: { method: 'webauthn', response: { id: 1 } } }), 400, 'invalid_request', 'response');
   expectProblem(await host.call('post', '/mfa/webauthn/confirm', { user: 'alice', body: { factorId: 'x', response: [] } }), 400, 'invalid_request', 'response');
-  // A response without `method` is read as a code (the engine tries code factors only): 400, nothing counted.
+  // A response without `method`: the engine asks for the method (400, nothing counted).
   const noMethod = await host.call('post', '/mfa/disable', { user: 'alice', body: { response: good } });
-  expectProblem(noMethod, 400, 'invalid_request', 'code');
+  expectProblem(noMethod, 400, 'invalid_request', 'method');
   expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   expect(failures(host)).toEqual([]);
   expect(host.routerErrors).toEqual([]);

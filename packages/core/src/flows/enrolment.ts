@@ -12,6 +12,7 @@ import type { FactorRecord } from '../store';
 import type { ConfirmResult, FreshProof } from '../types';
 import type { ProofFlow } from './fresh-proof';
 import { accountNameOf, activeFactors, MAX_FACTORS_PER_USER, optionalLabel, proofAge, requireUserId, summary } from './shared';
+import { checkEnrollmentToken } from './policy';
 import { keepState, limited, loadState, stateKey } from './verification';
 
 export interface EnrollOptions {
@@ -23,6 +24,8 @@ export interface EnrollOptions {
   accountName?: string;
   /** Fresh proof: required while MFA is already on. */
   proof?: FreshProof;
+  /** The login's enrolment token (policy: MFA required, no usable factor): stands for the proof, for the types it allows. */
+  enrollmentToken?: string;
 }
 
 /** A started enrolment: the pending factor's id and what to show the user (per type). */
@@ -42,6 +45,8 @@ export interface CodeSentEnrollment {
 export interface ConfirmOptions {
   proof?: FreshProof;
   maxAgeSeconds?: number;
+  /** The login's enrolment token: the confirmation completes that login (the token is then spent). */
+  enrollmentToken?: string;
 }
 
 export interface EnrolmentFlow {
@@ -99,7 +104,9 @@ export function enrolmentFlow(e: EngineContext, proofs: ProofFlow): EnrolmentFlo
       const accountName = accountNameOf(opts.accountName, userId);
       // Checked before the proof, so a typo does not burn the user's current code.
       const input = plugin.enroll.parse(e.factors, opts.input ?? {});
-      const provenAt = await proofForNewFactor(userId, opts.proof, req);
+      // An enrolment token stands for the proof (the login's password check, under the policy).
+      if (opts.enrollmentToken !== undefined) await tokenFor(opts.enrollmentToken, userId, plugin.type);
+      const provenAt = opts.enrollmentToken === undefined ? await proofForNewFactor(userId, opts.proof, req) : e.now();
       const existing = (await pruneAndCount(userId, plugin.type)).filter((f) => f.status === 'active' && f.type === plugin.type);
       const id = randomId(o.random);
       const begun = await plugin.enroll.begin(e.factors, { userId, factorId: id, input, accountName, existing, ...(req ? { req } : {}) });
@@ -132,9 +139,10 @@ export function enrolmentFlow(e: EngineContext, proofs: ProofFlow): EnrolmentFlo
         throw new MfaError('not_enrolled', 'This setup has expired; start it again');
       }
       const parsed = plugin.parseInput(input ?? {}, [factor]);
+      const token = opts.enrollmentToken === undefined ? undefined : await tokenFor(opts.enrollmentToken, userId, plugin.type);
       // Fresh proof is checked when the factor becomes active: a setup started while MFA was off
       // (or by someone holding an old session) cannot be confirmed later without it.
-      if ((await activeFactors(e, userId)).length > 0 && typeof factor.data.provenAt !== 'number') {
+      if (!token && (await activeFactors(e, userId)).length > 0 && typeof factor.data.provenAt !== 'number') {
         if (opts.proof === undefined) throw new MfaError('mfa_required', 'Confirming a factor while two-step verification is on needs fresh proof');
         const p = await proofs.checkProof(userId, opts.proof, { maxAgeSeconds: proofAge(opts) }, req);
         if (!p.ok) return p;
@@ -152,9 +160,20 @@ export function enrolmentFlow(e: EngineContext, proofs: ProofFlow): EnrolmentFlo
         return finished;
       });
       if (!result.ok) return result;
-      return activate(userId, factor, plugin, result, req);
+      const confirmed = await activate(userId, factor, plugin, result, req);
+      // The enrolment completes the login it was required for, once: the token is spent.
+      if (token && confirmed.ok && (await store.takeChallenge(token.id))) return { ...confirmed, enrollmentCompleted: true };
+      return confirmed;
     },
   };
+
+  /** A live enrolment token of this user that allows `type`. */
+  async function tokenFor(token: string, userId: string, type: string) {
+    const t = await checkEnrollmentToken(e, token);
+    if (t.userId !== userId) throw new MfaError('challenge_expired', 'The enrolment token is not valid (expired or already used); sign in again');
+    if (!t.methods.includes(type)) throw new MfaError('invalid_request', `This sign-in may only set up ${t.methods.join(', ')}`, { field: 'method' });
+    return t;
+  }
 
   async function activate(userId: string, factor: FactorRecord, plugin: FactorPlugin, finished: EnrollFinish, req?: RequestContext): Promise<ConfirmResult> {
     const firstFactor = (await activeFactors(e, userId)).length === 0;
@@ -177,11 +196,12 @@ export function enrolmentFlow(e: EngineContext, proofs: ProofFlow): EnrolmentFlo
     }
     e.emit({ type: 'factor.confirmed', userId, factorId: factor.id, factorType: plugin.type, outcome: 'success', purpose: 'enroll' }, req);
     const active = (await store.getFactor(userId, factor.id))!;
+    const amr = finished.amr ?? [];
     const recovery = e.registry.recovery;
-    if (!firstFactor || !recovery) return { ok: true, factor: summary(e, active) };
+    if (!firstFactor || !recovery) return { ok: true, factor: summary(e, active), amr };
     // The first factor comes with recovery codes (shown once).
     const backupCodes = await recovery.recovery.issue(e.factors, { userId, ...(req ? { req } : {}) });
     e.emit({ type: 'backup_codes.regenerated', userId, outcome: 'success', purpose: 'enroll' }, req);
-    return { ok: true, factor: summary(e, active), backupCodes };
+    return { ok: true, factor: summary(e, active), amr, backupCodes };
   }
 }

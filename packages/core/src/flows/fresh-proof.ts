@@ -28,6 +28,9 @@ export interface ProofFlow {
 export function proofFlow(e: EngineContext): ProofFlow {
   /** The plugin a signed-in user's proof is for: the named method, or the code factor whose format the bare code has. */
   function pluginOf(input: FactorInput & { method?: unknown }, factors: FactorRecord[], offered: FactorPlugin[]): FactorPlugin {
+    if (input.response !== undefined && input.method === undefined) {
+      throw new MfaError('invalid_request', 'method is required with a response: the factor type that produced it', { field: 'method' });
+    }
     if (input.method !== undefined) {
       const plugin = pluginFor(e, input.method);
       if (!offered.includes(plugin)) throw new MfaError('invalid_request', `method "${plugin.type}" is not set up for this user`, { field: 'method' });
@@ -55,7 +58,7 @@ export function proofFlow(e: EngineContext): ProofFlow {
     return offered;
   }
 
-  async function verifyFactor(userId: string, input: FactorInput & { method?: unknown }, purpose: 'step_up' | 'management', req?: RequestContext): Promise<ProofResult> {
+  async function verifyFactor(userId: string, input: FactorInput & { method?: unknown }, purpose: 'step_up' | 'management', req?: RequestContext): Promise<ProofResult & { factorId?: string | null; factorType?: string }> {
     if (!input || typeof input !== 'object') throw new MfaError('invalid_request', 'code is required', { field: 'code' });
     if (input.code !== undefined && (typeof input.code !== 'string' || input.code.length > 64)) throw new MfaError('invalid_request', 'code must be a string', { field: 'code' });
     const all = await activeFactors(e, userId);
@@ -67,7 +70,7 @@ export function proofFlow(e: EngineContext): ProofFlow {
       evaluateAndCommit(await evaluate(e, plugin, {
         userId, factors, input: parsed, purpose, key: plugin.challenge ? stateKey.user(userId, plugin.type) : null, statePurpose: 'step_up', ...(req ? { req } : {}),
       })));
-    return r.ok ? { ok: true, amr: r.amr } : r;
+    return r.ok ? { ok: true, amr: r.amr, factorId: r.factorId, factorType: plugin.type } : r;
   }
 
   async function checkProof(userId: string, proof: FreshProof, opts: { allowPassword?: boolean; maxAgeSeconds?: number } = {}, req?: RequestContext): Promise<ProofResult> {
@@ -88,7 +91,8 @@ export function proofFlow(e: EngineContext): ProofFlow {
       return failure('invalid_code');
     }
     if (!('code' in proof) && !('response' in proof)) throw new MfaError('invalid_request', 'Fresh proof is required: a current code', { field: 'code' });
-    return verifyFactor(userId, proof as FactorInput & { method?: unknown }, 'management', req);
+    const r = await verifyFactor(userId, proof as FactorInput & { method?: unknown }, 'management', req);
+    return r.ok ? { ok: true, amr: r.amr } : r;
   }
 
   const stepUp: StepUpFlow = {
@@ -114,7 +118,7 @@ export function proofFlow(e: EngineContext): ProofFlow {
       const r = await verifyFactor(userId, input, 'step_up', req);
       if (!r.ok) return r;
       const { assertion, expiresIn } = await issueAssertion(e, userId, r.amr);
-      e.emit({ type: 'mfa.verified', userId, outcome: 'success', purpose: 'step_up' }, req);
+      e.emit({ type: 'mfa.verified', userId, ...(r.factorId ? { factorId: r.factorId } : {}), factorType: r.factorType, outcome: 'success', purpose: 'step_up' }, req);
       return { ok: true as const, userId, amr: ['mfa', ...r.amr], assertion, expiresIn };
     },
   };

@@ -9,8 +9,9 @@ import { MfaError } from '../errors';
 import type { RequestContext } from '../events';
 import type { FactorInput } from '../factor-plugin';
 import type { ChallengeRecord } from '../store';
-import type { Failure, LoginStart, LoginSuccess, LoginVerifyResult } from '../types';
+import type { Failure, LoginChallengeStart, LoginStart, LoginSuccess, LoginVerifyResult, MfaPolicy } from '../types';
 import { activeFactors, failure, iso, issueAssertion, pluginFor, requireUserId } from './shared';
+import { checkEnrollmentToken, enrollmentTokenId, resolvePolicy } from './policy';
 import { evaluate, keepState, limited, stateKey, type Verified } from './verification';
 import { checkTrustedDevice } from './devices';
 
@@ -19,9 +20,12 @@ export interface LoginFlow {
    * After the host checked the password: `{required: false}` when the user has no factor (or
    * `trustedDeviceToken` is a live trusted device of this user), else a challenge token.
    */
-  start(userId: string, options?: { trustedDeviceToken?: string; context?: RequestContext }): Promise<LoginStart>;
+  start(userId: string, options?: { trustedDeviceToken?: string; context?: RequestContext }): Promise<LoginChallengeStart>;
+  start(userId: string, options: { trustedDeviceToken?: string; context?: RequestContext; policy: MfaPolicy | undefined }): Promise<LoginStart>;
   /** A factor's per-login step for this challenge: send a code (`{sentTo}`), security-key request options (`{options}`). */
   challenge(challengeToken: unknown, options: { method: unknown; factorId?: string }, req?: RequestContext): Promise<{ ok: true; factorId: string | null; show: Record<string, unknown> } | Failure>;
+  /** The user and allowed types of a live enrolment token (a login the policy sent to enrol first); `challenge_expired` otherwise. */
+  enrollment(enrollmentToken: unknown): Promise<{ userId: string; methods: string[] }>;
   /** The second step: `{method, code}` or `{method, response}`; on success an MFA assertion (and a trusted device when asked). */
   verify(challengeToken: unknown, input: FactorInput & { method: unknown; trustDevice?: boolean }, req?: RequestContext): Promise<LoginVerifyResult>;
 }
@@ -49,26 +53,51 @@ export function loginFlow(e: EngineContext): LoginFlow {
     if (ttl > 0) await store.createChallenge(challenge, ttl + 60);
   }
 
-  return {
-    async start(userId, opts = {}) {
-      requireUserId(userId);
-      const req = opts.context;
-      const factors = await activeFactors(e, userId);
-      if (factors.length === 0) return { required: false, trustedDevice: false };
-      if (opts.trustedDeviceToken && (await checkTrustedDevice(e, userId, opts.trustedDeviceToken))) {
-        return { required: false, trustedDevice: true };
+  async function start(userId: string, opts: { trustedDeviceToken?: string; context?: RequestContext; policy?: MfaPolicy | undefined } = {}): Promise<LoginStart> {
+    requireUserId(userId);
+    const req = opts.context;
+    const policy = resolvePolicy(e, opts.policy);
+    const all = await activeFactors(e, userId);
+    // Only the factor types the policy counts (none given: all). A user whose factors all fall
+    // outside them has, for a policy that requires MFA, no usable factor: they must enrol one.
+    const factors = policy.methods ? all.filter((f) => policy.methods!.includes(f.type)) : all;
+    const now = e.now();
+    if (factors.length === 0 && (policy.required || all.length === 0)) {
+      if (!policy.required) return { required: false, trustedDevice: false, ...(opts.policy ? { enrollment: { required: false, graceUntil: null, methods: policy.enrollable } } : {}) };
+      if (policy.graceUntil !== null && policy.graceUntil > now) {
+        return { required: false, trustedDevice: false, enrollment: { required: true, graceUntil: iso(policy.graceUntil), methods: policy.enrollable } };
       }
-      const offered: string[] = [];
-      for (const p of e.registry.all) {
-        const own = factors.filter((f) => f.type === p.type);
-        if (p.offered ? await p.offered(e.factors, { userId, factors: own }) : own.length > 0) offered.push(p.type);
-      }
-      const now = e.now();
       const token = randomToken(o.random, 32);
-      const expiresAt = now + o.challenge.ttlSeconds * 1000;
-      await store.createChallenge({ id: await hashToken(token), userId, methods: offered, createdAt: now, expiresAt, attempts: 0 }, o.challenge.ttlSeconds + 60);
-      e.emit({ type: 'challenge.started', userId, outcome: 'success', purpose: 'login' }, req);
-      return { required: true, challengeToken: token, methods: offered, expiresAt: iso(expiresAt) };
+      const expiresAt = now + o.enrollment.pendingTtlSeconds * 1000;
+      await store.createChallenge({ id: await enrollmentTokenId(token), userId, methods: policy.enrollable, createdAt: now, expiresAt, attempts: 0 }, o.enrollment.pendingTtlSeconds + 60);
+      e.emit({ type: 'enrollment.required', userId, outcome: 'success', purpose: 'login' }, req);
+      return { required: true, enrollmentRequired: true, enrollmentToken: token, methods: policy.enrollable, expiresAt: iso(expiresAt) };
+    }
+    const counted = factors.length > 0 ? factors : all;
+    if (opts.trustedDeviceToken && (await checkTrustedDevice(e, userId, opts.trustedDeviceToken))) {
+      return { required: false, trustedDevice: true };
+    }
+    const offered: string[] = [];
+    for (const p of e.registry.all) {
+      const own = counted.filter((f) => f.type === p.type);
+      // Recovery codes count whenever the user has a factor the policy counts.
+      const allowed = counted === all || !policy.methods || policy.methods.includes(p.type) || p.recovery !== undefined;
+      if (allowed && (p.offered ? await p.offered(e.factors, { userId, factors: own }) : own.length > 0)) offered.push(p.type);
+    }
+    const token = randomToken(o.random, 32);
+    const expiresAt = now + o.challenge.ttlSeconds * 1000;
+    await store.createChallenge({ id: await hashToken(token), userId, methods: offered, createdAt: now, expiresAt, attempts: 0 }, o.challenge.ttlSeconds + 60);
+    e.emit({ type: 'challenge.started', userId, outcome: 'success', purpose: 'login' }, req);
+    return { required: true, challengeToken: token, methods: offered, expiresAt: iso(expiresAt) };
+  }
+
+  return {
+    // One implementation for both overloads: without a policy it never answers "enrol first".
+    start: start as LoginFlow['start'],
+
+    async enrollment(enrollmentToken) {
+      const { userId, methods } = await checkEnrollmentToken(e, enrollmentToken);
+      return { userId, methods };
     },
 
     async challenge(challengeToken, opts, req) {

@@ -1,7 +1,6 @@
 // packages/core/src/flows/management.ts
 // A signed-in user's MFA settings: status, the factor list, removing a factor, recovery codes,
-// turning MFA off — the changes that weaken protection need fresh proof in the same call — and
-// the host's unlock after the failure lock.
+// turning MFA off — the changes that weaken protection need fresh proof in the same call.
 import type { EngineContext } from '../context';
 import { MfaError } from '../errors';
 import type { RequestContext } from '../events';
@@ -28,10 +27,6 @@ export interface ManagementFlow {
   };
   /** Turns MFA off. Needs a second factor; a `passwordProof()` only with `allowPassword` (the host's opt-in). */
   disable(userId: string, proof: FreshProof, req?: RequestContext, options?: ProofOptions & { allowPassword?: boolean }): Promise<{ ok: true } | Failure>;
-  admin: {
-    /** Clears the failure lock of a user (after the lock threshold). */
-    unlock(userId: string, req?: RequestContext): Promise<void>;
-  };
 }
 
 export function managementFlow(e: EngineContext, proofs: ProofFlow): ManagementFlow {
@@ -106,13 +101,6 @@ export function managementFlow(e: EngineContext, proofs: ProofFlow): ManagementF
       if (!p.ok) return p;
       await disableAll(userId, req);
       return { ok: true as const };
-    },
-
-    admin: {
-      async unlock(userId, req) {
-        await e.limiter.unlock(requireUserId(userId));
-        e.emit({ type: 'mfa.unlocked', userId, outcome: 'success', purpose: 'management' }, req);
-      },
     },
   };
 }

@@ -52,7 +52,14 @@ export async function limited<T extends { ok: true }>(
     e.emit({ type: 'mfa.failed', userId, ...meta, outcome: 'failure', reason: 'too_many_attempts', purpose }, req);
     return failure('too_many_attempts', reservation.retryAfter);
   }
-  const outcome = await verify();
+  let outcome: T | FailedOutcome;
+  try {
+    outcome = await verify();
+  } catch (error) {
+    // Never evaluated (bad input the verifier found late, an outage): the attempt is given back.
+    await e.limiter.release(userId, reservation.held).catch(() => {});
+    throw error;
+  }
   if (outcome.ok) {
     await e.limiter.succeed(userId, reservation.held);
     return outcome;

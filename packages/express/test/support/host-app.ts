@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import request from 'supertest';
 import { memoryStore, type CodeMessage, type MfaStore } from '@secondfactor/core';
-import { mfaErrorHandler, mfaGate, mfaRouter, requireMfa, type MfaRouterOptions, type TrustedDeviceCookieOptions } from '../../src';
+import { mfaAdminRouter, mfaErrorHandler, mfaGate, mfaRouter, requireMfa, type MfaGateOptions, type MfaRouterOptions, type TrustedDeviceCookieOptions } from '../../src';
 import { setup, type SetupOverrides } from '../../../core/test/support/harness';
 
 export const PASSWORDS: Record<string, string> = { alice: 'alice-password', bob: 'bob-password', carol: 'carol-password' };
@@ -49,6 +49,8 @@ export interface HostOptions {
   router?: Partial<MfaRouterOptions>;
   cookie?: TrustedDeviceCookieOptions;
   stepUpMaxAge?: number;
+  /** More options of the login's gate (a `policy`). */
+  gate?: Omit<MfaGateOptions, 'cookie'>;
 }
 
 export function hostApp(options: HostOptions = {}) {
@@ -86,12 +88,16 @@ export function hostApp(options: HostOptions = {}) {
   }
   function issueSession(_req: Request, res: Response) {
     const userId = res.locals.userId as string;
-    const trustedDevice = (res.locals.mfaGate as { trustedDevice: boolean } | undefined)?.trustedDevice ?? false;
+    const gate = res.locals.mfaGate as { trustedDevice: boolean; enrollment?: unknown } | undefined;
+    const trustedDevice = gate?.trustedDevice ?? false;
     sessionsIssued.push({ userId, trustedDevice });
     res.cookie('host_session', `session-of-${userId}`, { httpOnly: true });
-    res.status(200).json({ session: `session-of-${userId}`, trustedDevice });
+    res.status(200).json({ session: `session-of-${userId}`, trustedDevice, ...(gate?.enrollment ? { enrollment: gate.enrollment } : {}) });
   }
-  app.post('/login', express.json(), checkPassword, mfaGate(h.mfa, options.cookie ? { cookie: options.cookie } : {}), issueSession);
+  app.post('/login', express.json(), checkPassword, mfaGate(h.mfa, { ...(options.cookie ? { cookie: options.cookie } : {}), ...options.gate }), issueSession);
+
+  // The host's admin API: its own admin check names the actor (here a header set by its admin session).
+  app.use('/admin-api', mfaAdminRouter(h.mfa, { authorize: (req) => (req.get('x-admin')?.startsWith('admin-') ? req.get('x-admin') : false), onError: () => {} }));
 
   app.get('/admin', requireMfa(h.mfa, { maxAge: options.stepUpMaxAge ?? 60, getUserId: currentUser }), (req, res) => {
     res.status(200).json({ admin: true, mfa: req.mfa });

@@ -109,7 +109,7 @@ export function oobPlugin(channel: OobChannel, options: OobOptions): FactorPlugi
         if (!state || state.factorId !== factor.id || !(await ctx.checkMac(state.secret, binding(factor), input as string))) {
           return { ok: false, reason: 'invalid_code' };
         }
-        return { ok: true, counter: null };
+        return { ok: true, counter: null, amr: [...channel.amr] };
       },
     },
 

@@ -88,7 +88,7 @@ export function totp(options: TotpOptions = {}): FactorPlugin {
       },
       async finish(ctx, { factor, input }) {
         const r = await check(ctx, factor, input as string);
-        return r.ok ? { ok: true, counter: r.step } : { ok: false, reason: 'invalid_code' };
+        return r.ok ? { ok: true, counter: r.step, amr: ['otp'] } : { ok: false, reason: 'invalid_code' };
       },
     },
 
