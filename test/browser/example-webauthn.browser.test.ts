@@ -4,9 +4,10 @@
 // user verification) standing in for the person's passkey: a person registers, adds the key on the
 // settings page (its only factor: backup codes are shown), cannot add the same key twice, signs in
 // with password + key, steps up on /admin with the key, removes the key with the key itself as fresh
-// proof, and signs in again with the password alone. The authenticator's stored credential and its
-// signature counter are checked against what the server keeps. Every new UI state is checked with
-// axe-core (serious or critical findings fail) and saved to artifacts/screenshots/ (git-ignored).
+// proof, and signs in again with the password alone; on 127.0.0.1 instead of localhost the settings
+// page says where keys work. The authenticator's stored credential and its signature counter are
+// checked against what the server keeps. Every new UI state is checked with axe-core (serious or
+// critical findings fail) and saved to artifacts/screenshots/ (git-ignored).
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -275,8 +276,22 @@ describeBrowser('example app in Chromium: security keys and passkeys', () => {
     expect((await credentials())[0]!.signCount).toBe(before); // the key was not asked for
   }, 30_000);
 
+  it('on another origin of the same server (127.0.0.1), the settings page says where keys work instead of failing', async () => {
+    const other = base.replace('//localhost:', '//127.0.0.1:');
+    await page.goto(`${other}/login`);
+    await page.fill('input[name=email]', EMAIL);
+    await page.fill('input[name=password]', PASSWORD);
+    await page.click('#login-form button[type=submit]');
+    await page.waitForURL(`${other}/settings`);
+    await expectText(page, '#webauthn-unsupported', `Security keys work on this site only at ${base}.`);
+    expect(await page.isHidden('#webauthn-setup')).toBe(true);
+    await screenshot('settings-key-other-origin');
+  }, 30_000);
+
   it('checked each new security-key state with axe-core', () => {
-    expect([...a11yChecked]).toEqual(['settings-key-card', 'key-backup-codes', 'settings-key-added', 'proof-dialog-with-key', 'second-factor-key', 'step-up-key', 'settings-key-removed']);
+    expect([...a11yChecked]).toEqual([
+      'settings-key-card', 'key-backup-codes', 'settings-key-added', 'proof-dialog-with-key', 'second-factor-key', 'step-up-key', 'settings-key-removed', 'settings-key-other-origin',
+    ]);
   });
 });
 

@@ -138,6 +138,10 @@
     if (error.code === 'invalid_code') error.message = 'That security key was not accepted. Use a key you added to this account.';
     return error;
   }
+  /** For a request that carried fresh proof: a refusal of a key's answer is worded for keys, of a code for codes. */
+  function proofRefused(proof) {
+    return function (error) { throw proof.method === 'webauthn' ? keyFailure(error) : error; };
+  }
   function createKey(options) {
     return keys.startRegistration({ optionsJSON: options }).catch(function (error) { throw keyError(error); });
   }
@@ -413,7 +417,7 @@
         'Enter a current code from your authenticator app, or a backup code.')
         .then(function (proof) {
           if (!proof) return;
-          return api('DELETE', '/mfa/factors/' + encodeURIComponent(f.id), proof)
+          return api('DELETE', '/mfa/factors/' + encodeURIComponent(f.id), proof).catch(proofRefused(proof))
             .then(reload).then(function () { showAlert('Factor removed.', 'success'); });
         }).catch(fail);
     };
@@ -428,7 +432,7 @@
       clearAlert();
       proofForNewFactor().then(function (proof) {
         if (!proof) return;
-        return api('POST', '/mfa/totp/setup', proof).then(function (r) {
+        return api('POST', '/mfa/totp/setup', proof).catch(proofRefused(proof)).then(function (r) {
           state.pendingTotp = r.factorId;
           $('#totp-qr').src = r.qrCode;
           $('#totp-secret').textContent = r.secret.replace(/(.{4})(?=.)/g, '$1 ');
@@ -453,19 +457,23 @@
     });
 
     // Security key or passkey: name it, let the browser create a credential, confirm it.
-    if ($('#webauthn-setup') && !keySupported()) {
+    // A key is bound to the site's name: on another origin (127.0.0.1 instead of localhost) the browser would refuse it.
+    var keyOrigins = props.webauthnOrigins || [];
+    if ($('#webauthn-setup') && (!keySupported() || keyOrigins.indexOf(location.origin) < 0)) {
       $('#webauthn-setup').hidden = true;
       $('#webauthn-unsupported').hidden = false;
+      if (keySupported()) $('#webauthn-unsupported').textContent = 'Security keys work on this site only at ' + keyOrigins.join(' or ') + '.';
     }
     onSubmit($('#webauthn-setup'), function (data) {
       return proofForNewFactor().then(function (proof) {
         if (!proof) return;
         var label = String(data.get('label') || '').trim();
         if (label) proof.label = label;
-        return api('POST', '/mfa/webauthn/setup', proof)
+        return api('POST', '/mfa/webauthn/setup', proof).catch(proofRefused(proof))
           .then(function (r) {
             return createKey(r.options).then(function (response) {
-              return api('POST', '/mfa/webauthn/confirm', { factorId: r.factorId, response: response });
+              return api('POST', '/mfa/webauthn/confirm', { factorId: r.factorId, response: response })
+                .catch(function (error) { throw keyFailure(error); });
             });
           })
           .then(function (r) {
@@ -473,7 +481,7 @@
             showAlert('Security key added.', 'success');
             if (r.backupCodes) showBackupCodes(r.backupCodes);
             return reload();
-          }, function (error) { throw keyFailure(error); });
+          });
       });
     });
 
@@ -482,7 +490,7 @@
       return proofForNewFactor().then(function (proof) {
         if (!proof) return;
         proof.phone = String(data.get('phone') || '').replace(/[\s()-]/g, '');
-        return api('POST', '/mfa/sms/setup', proof).then(function (r) {
+        return api('POST', '/mfa/sms/setup', proof).catch(proofRefused(proof)).then(function (r) {
           state.pendingSms = r.factorId;
           $('#sms-confirm').hidden = false;
           showAlert('Code sent to ' + r.sentTo + '.', 'success');
@@ -510,7 +518,7 @@
       askProof('Generate new backup codes?', 'Your current backup codes will stop working. Enter a current code from your authenticator app, or a backup code.')
         .then(function (proof) {
           if (!proof) return;
-          return api('POST', '/mfa/backup-codes/regenerate', proof).then(function (r) {
+          return api('POST', '/mfa/backup-codes/regenerate', proof).catch(proofRefused(proof)).then(function (r) {
             showBackupCodes(r.backupCodes);
             return reload();
           });

@@ -255,7 +255,8 @@ export function createApp(config: AppConfig): ExampleApp {
   // ---- the security pages (UI for the routes above) ----
   app.get('/settings', requireLogin, (req, res) =>
     html(res, settingsPage(req.user!, {
-      smsAvailable: mfa.factorTypes.some((t) => t.type === 'sms'), devMode: config.devCodes !== undefined, webauthnAvailable: config.webauthn !== undefined,
+      smsAvailable: mfa.factorTypes.some((t) => t.type === 'sms'), devMode: config.devCodes !== undefined,
+      webauthnAvailable: config.webauthn !== undefined, webauthnOrigins: config.webauthn?.origins,
     })));
   app.get('/step-up', requireLogin, async (req, res) => {
     const { enabled, factors } = await mfa.status(req.user!.id);

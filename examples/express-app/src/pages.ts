@@ -128,7 +128,8 @@ export function secondFactorPage(options: { webauthn: boolean }): string {
   });
 }
 
-export function settingsPage(user: User, options: { smsAvailable: boolean; devMode: boolean; webauthnAvailable: boolean }): string {
+/** `webauthnOrigins`: where security keys work (the page says so when it is opened elsewhere). */
+export function settingsPage(user: User, options: { smsAvailable: boolean; devMode: boolean; webauthnAvailable: boolean; webauthnOrigins?: string[] }): string {
   return layout({
     title: 'Security settings', page: 'settings', user, data: options, webauthn: options.webauthnAvailable,
     body: `<div class="page-head">
