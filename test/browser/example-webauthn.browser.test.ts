@@ -8,6 +8,7 @@
 // page says where keys work. The authenticator's stored credential and its signature counter are
 // checked against what the server keeps. Every new UI state is checked with axe-core (serious or
 // critical findings fail) and saved to artifacts/screenshots/ (git-ignored).
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -92,13 +93,13 @@ describeBrowser('example app in Chromium: security keys and passkeys', () => {
   /** What the virtual authenticator holds. */
   const credentials = async (): Promise<VirtualCredential[]> =>
     ((await cdp.send('WebAuthn.getCredentials', { authenticatorId })) as { credentials: VirtualCredential[] }).credentials;
-  /** What the server keeps of the key: its credential id (the factor's lookup key) and signature counter. */
+  /** What the server keeps of the key: its credential id (in the data; its SHA-256 is the factor's lookup key), user handle and signature counter. */
   const storedKey = async () => {
     const rows = await example.knex('mfa_factors').where({ type: 'webauthn', status: 'active' }).select('lookup_key', 'counter', 'label', 'data');
-    return rows.map((r: { lookup_key: string; counter: number | string | null; label: string | null; data: string }) => ({
-      credentialId: r.lookup_key, counter: r.counter === null ? null : Number(r.counter), label: r.label,
-      userHandle: (JSON.parse(r.data) as { userHandle: string }).userHandle,
-    }));
+    return rows.map((r: { lookup_key: string; counter: number | string | null; label: string | null; data: string }) => {
+      const data = JSON.parse(r.data) as { credentialId: string; userHandle: string };
+      return { credentialId: data.credentialId, lookupKey: r.lookup_key, counter: r.counter === null ? null : Number(r.counter), label: r.label, userHandle: data.userHandle };
+    });
   };
   /** The key was used once more: its counter advanced, and the server stored exactly that counter. */
   const expectKeyUsed = async () => {
@@ -188,13 +189,17 @@ describeBrowser('example app in Chromium: security keys and passkeys', () => {
     expect(await page.inputValue('#webauthn-label')).toBe(''); // the form is ready for another key
     await screenshot('settings-key-added');
 
-    // The authenticator holds one discoverable credential for rp id localhost; the server stored its id as the factor's key.
+    // The authenticator holds one discoverable credential for rp id localhost; the server stored its id (and its SHA-256 as the factor's lookup key).
     const held = await credentials();
     expect(held).toHaveLength(1);
     expect(held[0]).toMatchObject({ isResidentCredential: true, rpId: 'localhost', userName: EMAIL, backupEligibility: false });
     const stored = await storedKey();
-    const base64url = (base64: string | undefined) => Buffer.from(base64 ?? '', 'base64').toString('base64url');
-    expect(stored).toEqual([{ credentialId: base64url(held[0]!.credentialId), counter: held[0]!.signCount, label: KEY_NAME, userHandle: base64url(held[0]!.userHandle) }]);
+    const bytes = (base64: string | undefined) => Buffer.from(base64 ?? '', 'base64');
+    expect(stored).toEqual([{
+      credentialId: bytes(held[0]!.credentialId).toString('base64url'),
+      lookupKey: createHash('sha256').update(bytes(held[0]!.credentialId)).digest('base64url'),
+      counter: held[0]!.signCount, label: KEY_NAME, userHandle: bytes(held[0]!.userHandle).toString('base64url'),
+    }]);
     counts.push(held[0]!.signCount);
   }, 30_000);
 

@@ -41,7 +41,7 @@ test('GET /mfa/openapi.json is docs/openapi.yaml as JSON, describing the routes 
   const offered = new Set(example.mfa.factorTypes.map((t) => t.type));
   const typeOf = (url: string) => /^\/mfa\/(?:challenge\/)?(\w+)(?:\/(?:setup|confirm))?$/.exec(url)?.[1];
   const perType = routes.filter(([, url]) => /\/(setup|confirm)$|\/challenge\//.test(url));
-  expect(perType.map(([, url]) => typeOf(url))).toEqual(expect.arrayContaining(['totp', 'sms', 'email']));
+  expect(perType.map(([, url]) => typeOf(url))).toEqual(expect.arrayContaining(['totp', 'webauthn', 'sms', 'email']));
   for (const [method, url] of routes) {
     const r = await request(example.app)[method as 'get' | 'post' | 'delete'](url).set('Content-Type', 'application/json').send(method === 'get' ? undefined : {});
     const type = perType.some(([, u]) => u === url) ? typeOf(url) : undefined;
