@@ -36,6 +36,7 @@
     store_unavailable: 'The service is temporarily unavailable. Try again in a moment.',
     unauthenticated: 'Your session has ended. Please sign in again.',
     csrf: 'The request was refused. Reload the page and try again.',
+    replayed: 'That security key answer was already used. Try again.',
   };
 
   /** fetch() with JSON in and out. Every state-changing call is `Content-Type: application/json` (the CSRF rule). */
@@ -120,6 +121,40 @@
       .catch(function () { /* not in dev mode */ });
   }
 
+  // ---- security keys and passkeys (WebAuthn, through @simplewebauthn/browser, served by this app) ----
+  var keys = window.SimpleWebAuthnBrowser;
+  function keySupported() { return Boolean(keys?.browserSupportsWebAuthn()); }
+  /** What the browser's refusal means for the person (cancelled, timed out, a key already registered…). */
+  function keyError(error) {
+    var message = 'Your browser could not use the security key' + (error?.name ? ' (' + error.name + ').' : '.');
+    if (error?.code === 'ERROR_AUTHENTICATOR_PREVIOUSLY_REGISTERED') message = 'This security key is already registered to your account.';
+    else if (error?.name === 'NotAllowedError') message = 'The security key was not used: the request was cancelled or timed out.';
+    var wrapped = new Error(message);
+    wrapped.code = 'key_' + (error?.name || 'error');
+    return wrapped;
+  }
+  /** A server refusal of a key's answer, in words about keys rather than codes. */
+  function keyFailure(error) {
+    if (error.code === 'invalid_code') error.message = 'That security key was not accepted. Use a key you added to this account.';
+    return error;
+  }
+  /** For a request that carried fresh proof: a refusal of a key's answer is worded for keys, of a code for codes. */
+  function proofRefused(proof) {
+    return function (error) { throw proof.method === 'webauthn' ? keyFailure(error) : error; };
+  }
+  function createKey(options) {
+    return keys.startRegistration({ optionsJSON: options }).catch(function (error) { throw keyError(error); });
+  }
+  function useKey(options) {
+    return keys.startAuthentication({ optionsJSON: options }).catch(function (error) { throw keyError(error); });
+  }
+  /** The signed-in user's key as proof (step-up, or fresh proof for a change): request options, then the key's answer. */
+  function keyProof() {
+    return api('POST', '/mfa/challenge/webauthn', {})
+      .then(function (r) { return useKey(r.options); })
+      .then(function (response) { return { method: 'webauthn', response: response }; });
+  }
+
   // ---- admin page: unlock a locked user ----
   onSubmit($('#unlock-form'), function (data) {
     return api('POST', '/admin/unlock', { email: String(data.get('email') || '').trim() })
@@ -170,14 +205,18 @@
       form.hidden = true;
       showAlert('Your sign-in has expired. Please sign in again.');
     } else {
-      var LABELS = { totp: 'Authenticator', sms: 'Text message', email: 'Email', backup_code: 'Backup code' };
+      var LABELS = { webauthn: 'Security key', totp: 'Authenticator', sms: 'Text message', email: 'Email', backup_code: 'Backup code' };
       var HINTS = {
+        webauthn: 'Use the security key or passkey you added: your browser asks you to touch or unlock it.',
         totp: 'Open your authenticator app and enter the 6-digit code for Acme.',
         sms: 'We will text a 6-digit code to the phone you registered.',
         email: 'We will email a 6-digit code to you.',
         backup_code: 'Enter one of the backup codes you saved. Each code works once.',
       };
-      var order = ['totp', 'sms', 'email', 'backup_code'].filter(function (m) { return challenge.methods.indexOf(m) >= 0; });
+      // A security key first (it cannot be phished), when this browser can use one.
+      var order = ['webauthn', 'totp', 'sms', 'email', 'backup_code'].filter(function (m) {
+        return challenge.methods.indexOf(m) >= 0 && (m !== 'webauthn' || keySupported());
+      });
       var method = order[0];
       var tabs = $('#method-tabs');
       var select = function (m) {
@@ -191,8 +230,10 @@
         input.setAttribute('placeholder', m === 'backup_code' ? 'xxxxx-xxxxx' : '123456');
         $('#sms-send').hidden = m !== 'sms';
         $('#dev-code').hidden = true;
+        $('#code-field').hidden = m === 'webauthn';
+        $('#verify-submit').textContent = m === 'webauthn' ? 'Use your security key' : 'Verify';
         clearAlert();
-        input.focus();
+        (m === 'webauthn' ? $('#verify-submit') : input).focus();
       };
       order.forEach(function (m) {
         tabs.appendChild(el('button', { type: 'button', role: 'tab', 'data-method': m, onclick: function () { select(m); } }, LABELS[m]));
@@ -209,10 +250,18 @@
           .catch(function (error) { showAlert(error.message); });
       });
 
+      /** The body of /mfa/verify for the chosen method: a code, or the key's answer to this login's challenge. */
+      var answer = function (data) {
+        if (method !== 'webauthn') return Promise.resolve({ method: method, code: String(data.get('code') || '').trim() });
+        return api('POST', '/mfa/challenge/webauthn', { challengeToken: challenge.challengeToken })
+          .then(function (r) { return useKey(r.options); })
+          .then(function (response) { return { method: 'webauthn', response: response }; });
+      };
       onSubmit(form, function (data) {
-        return api('POST', '/mfa/verify', {
-          challengeToken: challenge.challengeToken, method: method, code: String(data.get('code') || '').trim(),
-          trustDevice: $('#trust-device').checked,
+        return answer(data).then(function (body) {
+          body.challengeToken = challenge.challengeToken;
+          body.trustDevice = $('#trust-device').checked;
+          return api('POST', '/mfa/verify', body);
         }).then(function (r) {
           sessionStorage.removeItem(CHALLENGE_KEY);
           location.href = challenge.next || r.redirect;
@@ -221,7 +270,7 @@
             sessionStorage.removeItem(CHALLENGE_KEY);
             form.hidden = true;
           }
-          throw error;
+          throw method === 'webauthn' ? keyFailure(error) : error;
         });
       });
     }
@@ -232,30 +281,44 @@
     var state = { status: null, pendingTotp: null, pendingSms: null };
 
     var proofDialog = $('#proof-dialog');
-    /** Asks for a current code (fresh proof). Resolves to the code, or null when cancelled. */
-    var askCode = function (title, message) {
-      return new Promise(function (resolve) {
+    var hasKey = function () { return keySupported() && (state.status?.factors || []).some(function (f) { return f.type === 'webauthn'; }); };
+    /**
+     * Asks for fresh proof: a current code, or (for a user with a security key) the key itself.
+     * Resolves to the proof's fields (`{code}` or `{method: 'webauthn', response}`), or null when cancelled.
+     */
+    var askProof = function (title, message) {
+      return new Promise(function (resolve, reject) {
         $('#proof-title').textContent = title;
         $('#proof-message').textContent = message || 'Enter a code from your authenticator app, or a backup code.';
         var input = $('#proof-code');
         input.value = '';
-        var done = function (value) {
+        var keyButton = $('#proof-key');
+        if (keyButton) $('#proof-key-row').hidden = !hasKey();
+        var done = function (value, error) {
           proofDialog.removeEventListener('close', onClose);
           $('#proof-form').removeEventListener('submit', onSend);
           $('#proof-cancel').removeEventListener('click', onCancel);
+          if (keyButton) keyButton.removeEventListener('click', onKey);
           if (proofDialog.open) proofDialog.close();
-          resolve(value);
+          if (error) reject(error);
+          else resolve(value);
         };
         var onClose = function () { done(null); };
         var onCancel = function () { done(null); };
         var onSend = function (event) {
           event.preventDefault();
           var code = input.value.trim();
-          if (code) done(code);
+          if (code) done({ code: code });
+        };
+        var onKey = function () {
+          keyButton.disabled = true;
+          keyProof().then(function (proof) { done(proof); }, function (error) { done(null, keyFailure(error)); })
+            .then(function () { keyButton.disabled = false; });
         };
         proofDialog.addEventListener('close', onClose);
         $('#proof-form').addEventListener('submit', onSend);
         $('#proof-cancel').addEventListener('click', onCancel);
+        if (keyButton) keyButton.addEventListener('click', onKey);
         proofDialog.showModal();
         input.focus();
       });
@@ -263,8 +326,7 @@
     /** Fresh proof for adding a factor when MFA is already on. */
     var proofForNewFactor = function () {
       if (!state.status?.enabled) return Promise.resolve({});
-      return askCode('Confirm it\u2019s you', 'Adding a factor needs a current code from an existing factor, or a backup code.')
-        .then(function (code) { return code ? { code: code } : null; });
+      return askProof('Confirm it\u2019s you', 'Adding a factor needs a current code from an existing factor, or a backup code.');
     };
 
     var backupDialog = $('#backup-dialog');
@@ -297,7 +359,12 @@
       backupDialog.showModal();
     };
 
-    var TYPE_NAMES = { totp: 'Authenticator app', sms: 'Text message', email: 'Email' };
+    var TYPE_NAMES = { totp: 'Authenticator app', sms: 'Text message', email: 'Email', webauthn: 'Security key' };
+    /** A key's kind comes from the server: a synced passkey, or a key bound to one device. */
+    var typeName = function (f) {
+      if (f.type === 'webauthn') return f.kind === 'passkey' ? 'Passkey' : 'Security key';
+      return TYPE_NAMES[f.type] || f.type;
+    };
     var render = function (status, devices) {
       state.status = status;
       var pill = $('#mfa-status');
@@ -311,12 +378,12 @@
         list.appendChild(el('li', { 'data-factor-id': f.id, 'data-type': f.type },
           el('span', { class: 'icon ' + f.type, 'aria-hidden': 'true' }),
           el('div', { class: 'grow' },
-            el('strong', null, f.label || TYPE_NAMES[f.type] || f.type),
+            el('strong', null, f.label || typeName(f)),
             el('div', { class: 'muted small' }, [
-              f.label && f.label !== TYPE_NAMES[f.type] ? TYPE_NAMES[f.type] || f.type : null, f.destination,
+              f.label && f.label !== typeName(f) ? typeName(f) : null, f.destination,
               'added ' + when(f.createdAt), 'last used ' + when(f.lastUsedAt),
             ].filter(Boolean).join(' \u00b7 '))),
-          el('button', { type: 'button', class: 'secondary small remove-factor', onclick: function () { removeFactor(f); } }, 'Remove')));
+          el('button', { type: 'button', class: 'secondary small remove-factor', 'aria-label': 'Remove ' + (f.label || typeName(f)), onclick: function () { removeFactor(f); } }, 'Remove')));
       });
 
       $('#backup-remaining').textContent = status.enabled
@@ -345,12 +412,12 @@
 
     var removeFactor = function (f) {
       var last = state.status.factors.length === 1;
-      askCode('Remove \u201c' + (f.label || TYPE_NAMES[f.type]) + '\u201d?',
+      askProof('Remove \u201c' + (f.label || typeName(f)) + '\u201d?',
         (last ? 'This is your last factor: two-factor authentication will be turned off. ' : '') +
         'Enter a current code from your authenticator app, or a backup code.')
-        .then(function (code) {
-          if (!code) return;
-          return api('DELETE', '/mfa/factors/' + encodeURIComponent(f.id), { code: code })
+        .then(function (proof) {
+          if (!proof) return;
+          return api('DELETE', '/mfa/factors/' + encodeURIComponent(f.id), proof).catch(proofRefused(proof))
             .then(reload).then(function () { showAlert('Factor removed.', 'success'); });
         }).catch(fail);
     };
@@ -365,7 +432,7 @@
       clearAlert();
       proofForNewFactor().then(function (proof) {
         if (!proof) return;
-        return api('POST', '/mfa/totp/setup', proof).then(function (r) {
+        return api('POST', '/mfa/totp/setup', proof).catch(proofRefused(proof)).then(function (r) {
           state.pendingTotp = r.factorId;
           $('#totp-qr').src = r.qrCode;
           $('#totp-secret').textContent = r.secret.replace(/(.{4})(?=.)/g, '$1 ');
@@ -389,12 +456,41 @@
         });
     });
 
+    // Security key or passkey: name it, let the browser create a credential, confirm it.
+    // A key is bound to the site's name: on another origin (127.0.0.1 instead of localhost) the browser would refuse it.
+    var keyOrigins = props.webauthnOrigins || [];
+    if ($('#webauthn-setup') && (!keySupported() || keyOrigins.indexOf(location.origin) < 0)) {
+      $('#webauthn-setup').hidden = true;
+      $('#webauthn-unsupported').hidden = false;
+      if (keySupported()) $('#webauthn-unsupported').textContent = 'Security keys work on this site only at ' + keyOrigins.join(' or ') + '.';
+    }
+    onSubmit($('#webauthn-setup'), function (data) {
+      return proofForNewFactor().then(function (proof) {
+        if (!proof) return;
+        var label = String(data.get('label') || '').trim();
+        if (label) proof.label = label;
+        return api('POST', '/mfa/webauthn/setup', proof).catch(proofRefused(proof))
+          .then(function (r) {
+            return createKey(r.options).then(function (response) {
+              return api('POST', '/mfa/webauthn/confirm', { factorId: r.factorId, response: response })
+                .catch(function (error) { throw keyFailure(error); });
+            });
+          })
+          .then(function (r) {
+            $('#webauthn-setup').reset();
+            showAlert('Security key added.', 'success');
+            if (r.backupCodes) showBackupCodes(r.backupCodes);
+            return reload();
+          });
+      });
+    });
+
     // Phone (SMS)
     onSubmit($('#sms-setup'), function (data) {
       return proofForNewFactor().then(function (proof) {
         if (!proof) return;
         proof.phone = String(data.get('phone') || '').replace(/[\s()-]/g, '');
-        return api('POST', '/mfa/sms/setup', proof).then(function (r) {
+        return api('POST', '/mfa/sms/setup', proof).catch(proofRefused(proof)).then(function (r) {
           state.pendingSms = r.factorId;
           $('#sms-confirm').hidden = false;
           showAlert('Code sent to ' + r.sentTo + '.', 'success');
@@ -419,10 +515,10 @@
     // Backup codes
     $('#backup-regenerate').addEventListener('click', function () {
       clearAlert();
-      askCode('Generate new backup codes?', 'Your current backup codes will stop working. Enter a current code from your authenticator app, or a backup code.')
-        .then(function (code) {
-          if (!code) return;
-          return api('POST', '/mfa/backup-codes/regenerate', { code: code }).then(function (r) {
+      askProof('Generate new backup codes?', 'Your current backup codes will stop working. Enter a current code from your authenticator app, or a backup code.')
+        .then(function (proof) {
+          if (!proof) return;
+          return api('POST', '/mfa/backup-codes/regenerate', proof).catch(proofRefused(proof)).then(function (r) {
             showBackupCodes(r.backupCodes);
             return reload();
           });
@@ -461,6 +557,18 @@
 
   // ---- step-up ----
   if (page === 'step-up') {
+    var stepUpKey = $('#step-up-key');
+    if (stepUpKey && !keySupported()) stepUpKey.hidden = true;
+    if (stepUpKey) {
+      stepUpKey.addEventListener('click', function () {
+        clearAlert();
+        stepUpKey.disabled = true;
+        keyProof()
+          .then(function (proof) { return api('POST', '/mfa/step-up', proof); })
+          .then(function () { location.href = props.next || '/'; }, function (error) { showAlert(keyFailure(error).message); })
+          .then(function () { stepUpKey.disabled = false; });
+      });
+    }
     onSubmit($('#step-up-form'), function (data) {
       return api('POST', '/mfa/step-up', { code: String(data.get('code') || '').trim() })
         .then(function () { location.href = props.next || '/'; });

@@ -10,6 +10,8 @@ import { backupCodes, composeStores, createMfa, sms, totp, type CodeSender, type
 import { clearAssertionCookie, describeError, mfaErrorHandler, mfaGate, mfaRouter, requireMfa } from '@secondfactor/express';
 import { knexStore, migrate as migrateMfa } from '@secondfactor/knex';
 import { redisStore } from '@secondfactor/redis';
+import { webauthn } from '@secondfactor/webauthn';
+import { serveSimpleWebAuthn, SIMPLEWEBAUTHN_BROWSER_URL } from './browser-library';
 import type { DevSmsSender } from './dev-codes';
 import { adminPage, homePage, loginPage, notFoundPage, registerPage, secondFactorPage, settingsPage, stepUpPage } from './pages';
 import { openApiDocument } from './openapi';
@@ -51,6 +53,11 @@ export interface AppConfig {
    * to the signed-in owner of the phone.
    */
   devCodes?: DevSmsSender;
+  /**
+   * Security keys and passkeys: the relying-party id (the site's host name) and the exact origins
+   * the pages are served from (`http://localhost:PORT` in development). Without it the factor is off.
+   */
+  webauthn?: WebAuthnSettings;
   /** Emails of the users who may use the admin tools (unlock a user locked by failed codes). */
   adminEmails?: string[];
   /** How often expired MFA rows are purged from the database (seconds, default 600; 0: never). */
@@ -70,6 +77,11 @@ export interface AppConfig {
   sessionTtlSeconds?: number;
   /** Called by close() after the database is closed (e.g. to quit Redis). */
   onClose?: () => Promise<void>;
+}
+
+export interface WebAuthnSettings {
+  rpId: string;
+  origins: string[];
 }
 
 export interface ExampleApp {
@@ -120,6 +132,7 @@ export function createApp(config: AppConfig): ExampleApp {
     next();
   });
   app.use(express.static(path.join(__dirname, '..', 'public'), { index: false, maxAge: 0 }));
+  if (config.webauthn) app.get(SIMPLEWEBAUTHN_BROWSER_URL, serveSimpleWebAuthn()); // the pages' WebAuthn library, same origin
   app.get('/mfa/openapi.json', openApiDocument()); // the HTTP API of the /mfa routes, for OpenAPI viewers
   // CSRF: cookies are SameSite=Lax, and every state-changing request must be JSON
   // (`Content-Type: application/json`, which a cross-site form cannot send without a CORS
@@ -182,7 +195,8 @@ export function createApp(config: AppConfig): ExampleApp {
   const store = config.store ?? (ephemeral ? composeStores({ durable, ephemeral }) : durable);
   migrations.push(() => migrateMfa(knex, { tablePrefix: 'mfa_' }));
   const encryptionKeys = { current: 'k1', keys: { k1: keys.mfaEncryptionKey } };
-  const factors = [totp(), ...(config.sms ? [sms({ sender: config.sms })] : []), backupCodes({ bcryptCost })];
+  const securityKeys = config.webauthn ? [webauthn({ rpId: config.webauthn.rpId, rpName: issuer, origins: config.webauthn.origins })] : [];
+  const factors = [totp(), ...securityKeys, ...(config.sms ? [sms({ sender: config.sms })] : []), backupCodes({ bcryptCost })];
   const mfa = createMfa({ issuer, store, encryptionKeys, signingKey: keys.mfaSigningKey, clock: now, factors });
   const cookie = { secure: secureCookies }; // trusted-device and assertion cookies: Secure and __Host- in production
   const getUserId = (req: Request) => req.user?.id;
@@ -232,7 +246,7 @@ export function createApp(config: AppConfig): ExampleApp {
     if (req.user) return res.redirect(303, '/settings');
     html(res, loginPage(req.query.registered ? 'Account created. Sign in with your new password.' : undefined));
   });
-  app.get('/login/second-factor', (_req, res) => html(res, secondFactorPage()));
+  app.get('/login/second-factor', (_req, res) => html(res, secondFactorPage({ webauthn: config.webauthn !== undefined })));
   app.post('/logout', (_req, res) => {
     sessions.clear(res);
     res.json({ ok: true, redirect: '/' });
@@ -240,10 +254,13 @@ export function createApp(config: AppConfig): ExampleApp {
 
   // ---- the security pages (UI for the routes above) ----
   app.get('/settings', requireLogin, (req, res) =>
-    html(res, settingsPage(req.user!, { smsAvailable: mfa.factorTypes.some((t) => t.type === 'sms'), devMode: config.devCodes !== undefined })));
+    html(res, settingsPage(req.user!, {
+      smsAvailable: mfa.factorTypes.some((t) => t.type === 'sms'), devMode: config.devCodes !== undefined,
+      webauthnAvailable: config.webauthn !== undefined, webauthnOrigins: config.webauthn?.origins,
+    })));
   app.get('/step-up', requireLogin, async (req, res) => {
-    const { enabled } = await mfa.status(req.user!.id);
-    html(res, stepUpPage(req.user!, { next: safeNext(req.query.next), enabled, maxAge }));
+    const { enabled, factors } = await mfa.status(req.user!.id);
+    html(res, stepUpPage(req.user!, { next: safeNext(req.query.next), enabled, maxAge, securityKey: factors.some((f) => f.type === 'webauthn') }));
   });
   if (config.devCodes) {
     const devCodes = config.devCodes;

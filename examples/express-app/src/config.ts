@@ -1,6 +1,7 @@
 // examples/express-app/src/config.ts
 // Reads the environment: database (SQLite file by default, PostgreSQL with DATABASE_URL), Redis for
-// short-lived MFA state (REDIS_URL), Twilio for real SMS, and the keys (generated for development).
+// short-lived MFA state (REDIS_URL), Twilio for real SMS, the WebAuthn relying party (WEBAUTHN_RP_ID,
+// WEBAUTHN_ORIGINS) and the keys (generated for development).
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,7 +10,7 @@ import Redis from 'ioredis';
 import type { CodeSender } from '@secondfactor/core';
 import { twilioSms } from '@secondfactor/twilio';
 import { devSmsSender, type DevSmsSender } from './dev-codes';
-import type { AppConfig, AppKeys } from './app';
+import type { AppConfig, AppKeys, WebAuthnSettings } from './app';
 
 /** Where the example keeps its SQLite file and generated development keys (git-ignored). */
 const DEFAULT_DATA_DIR = path.resolve(__dirname, '..', 'data');
@@ -29,6 +30,43 @@ function positiveInt(env: Env, name: string, fallback: number): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer (got "${raw}")`);
   return n;
+}
+
+const HOST_LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
+const HOST_NAME = new RegExp(`^(?=.{1,253}$)${HOST_LABEL}(?:\\.${HOST_LABEL})*$`);
+const IPV4 = /^\d+\.\d+\.\d+\.\d+$/;
+
+/**
+ * The WebAuthn relying party: WEBAUTHN_RP_ID (default `localhost`) and WEBAUTHN_ORIGINS (comma-separated,
+ * default `http://localhost:<PORT>` for localhost, else `https://<rp id>`). Browsers refuse every ceremony
+ * whose origin's host is not the rp id or a subdomain of it, so such a setting is refused here, at start.
+ */
+export function webauthnFromEnv(env: Env, port: number): WebAuthnSettings {
+  const rpId = env.WEBAUTHN_RP_ID || 'localhost';
+  if (!HOST_NAME.test(rpId) || IPV4.test(rpId)) {
+    throw new Error(`WEBAUTHN_RP_ID must be a host name in lower case such as example.com or localhost, without scheme, port or path (got "${rpId}")`);
+  }
+  const fallback = rpId === 'localhost' ? `http://localhost:${port}` : `https://${rpId}`;
+  const origins = (env.WEBAUTHN_ORIGINS || fallback).split(',').map((o) => o.trim()).filter(Boolean);
+  if (origins.length === 0) throw new Error('WEBAUTHN_ORIGINS must list at least one origin such as https://example.com');
+  for (const origin of origins) {
+    let url: URL | undefined;
+    try {
+      url = new URL(origin);
+    } catch {
+      url = undefined;
+    }
+    if (!url || url.origin !== origin) {
+      throw new Error(`WEBAUTHN_ORIGINS holds "${origin}": an origin is scheme://host[:port] as the browser shows it (lower case, no path, no trailing slash)`);
+    }
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && url.hostname === 'localhost')) {
+      throw new Error(`WEBAUTHN_ORIGINS holds "${origin}": origins must be https://, except http://localhost[:port] for development`);
+    }
+    if (url.hostname !== rpId && !url.hostname.endsWith(`.${rpId}`)) {
+      throw new Error(`WEBAUTHN_ORIGINS holds "${origin}", whose host is neither WEBAUTHN_RP_ID (${rpId}) nor a subdomain of it`);
+    }
+  }
+  return { rpId, origins: [...new Set(origins)] };
 }
 
 /**
@@ -75,6 +113,11 @@ export function configFromEnv(env: Env = process.env): RuntimeConfig {
   const production = env.NODE_ENV === 'production';
   const dataDir = env.DATA_DIR ? path.resolve(env.DATA_DIR) : DEFAULT_DATA_DIR;
   const summary: string[] = [];
+  // Settings first, so a bad one is refused before any connection is opened.
+  const port = positiveInt(env, 'PORT', 3000);
+  const stepUpMaxAge = positiveInt(env, 'STEP_UP_MAX_AGE', 300);
+  const bcryptCost = positiveInt(env, 'BCRYPT_COST', 10);
+  const webauthn = webauthnFromEnv(env, port);
 
   let knex: Knex;
   if (env.DATABASE_URL) {
@@ -108,23 +151,25 @@ export function configFromEnv(env: Env = process.env): RuntimeConfig {
   } else {
     summary.push('SMS: off (set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM, or SMS_DEV_MODE=true for local development)');
   }
+  summary.push(`security keys and passkeys: rp id ${webauthn.rpId}, origins ${webauthn.origins.join(', ')}`);
   const adminEmails = (env.ADMIN_EMAILS ?? '').split(',').map((e) => e.trim()).filter(Boolean);
   if (adminEmails.length > 0) summary.push(`admin tools for: ${adminEmails.join(', ')}`);
 
   const keys = loadKeys(env, dataDir);
   return {
-    port: positiveInt(env, 'PORT', 3000),
+    port,
     summary,
     app: {
       knex,
       redis,
       sms,
       devCodes,
+      webauthn,
       adminEmails,
       keys,
       secureCookies: env.COOKIE_SECURE ? env.COOKIE_SECURE === 'true' : production,
-      stepUpMaxAge: positiveInt(env, 'STEP_UP_MAX_AGE', 300),
-      bcryptCost: positiveInt(env, 'BCRYPT_COST', 10),
+      stepUpMaxAge,
+      bcryptCost,
       onClose: async () => {
         await redis?.quit().catch(() => undefined);
       },

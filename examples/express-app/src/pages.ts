@@ -1,6 +1,8 @@
 // examples/express-app/src/pages.ts
 // Server-rendered HTML shells. Each page loads /app.js, which calls the JSON API (the host's own
-// routes and secondfactor's /mfa routes) and fills in the dynamic parts.
+// routes and secondfactor's /mfa routes) and fills in the dynamic parts; pages that use security keys
+// also load @simplewebauthn/browser from this server (no inline script: the CSP is `default-src 'self'`).
+import { SIMPLEWEBAUTHN_BROWSER_URL } from './browser-library';
 import type { User } from './users';
 
 function escapeHtml(value: unknown): string {
@@ -15,9 +17,11 @@ interface LayoutOptions {
   /** Extra data for app.js (JSON in a data attribute). */
   data?: Record<string, unknown>;
   narrow?: boolean;
+  /** Loads @simplewebauthn/browser (global `SimpleWebAuthnBrowser`) before app.js. */
+  webauthn?: boolean;
 }
 
-function layout({ title, page, user, body, data, narrow }: LayoutOptions): string {
+function layout({ title, page, user, body, data, narrow, webauthn }: LayoutOptions): string {
   const nav = user
     ? `<a href="/settings">Security</a><a href="/admin">Admin</a>
        <span class="who" title="Signed in">${escapeHtml(user.email)}</span>
@@ -41,7 +45,8 @@ function layout({ title, page, user, body, data, narrow }: LayoutOptions): strin
 ${body}
 </main>
 <footer class="footer">An ordinary Express app with its own users and sessions — plus <a href="https://github.com/secondfactor">secondfactor</a> for the second factor.</footer>
-<script src="/app.js" defer></script>
+${webauthn ? `<script src="${SIMPLEWEBAUTHN_BROWSER_URL}" defer></script>
+` : ''}<script src="/app.js" defer></script>
 </body>
 </html>`;
 }
@@ -98,9 +103,10 @@ export function loginPage(notice?: string): string {
   });
 }
 
-export function secondFactorPage(): string {
+/** `webauthn`: the server offers security keys (the methods of this login are known only to the page's script). */
+export function secondFactorPage(options: { webauthn: boolean }): string {
   return layout({
-    title: 'Two-factor authentication', page: 'second-factor', narrow: true,
+    title: 'Two-factor authentication', page: 'second-factor', narrow: true, webauthn: options.webauthn,
     body: `<section class="card">
       <h1>Two-factor authentication</h1>
       <p class="muted" id="mfa-intro">Your password was right. Confirm it's you with your second factor.</p>
@@ -113,18 +119,19 @@ export function secondFactorPage(): string {
           <span class="muted" id="sms-sent"></span>
         </div>
         <p class="dev-code" id="dev-code" hidden></p>
-        <label><span id="code-label">Code</span><input name="code" id="code" autocomplete="one-time-code" inputmode="numeric" required></label>
+        <label id="code-field"><span id="code-label">Code</span><input name="code" id="code" autocomplete="one-time-code" inputmode="numeric" required></label>
         <label class="check"><input type="checkbox" name="trustDevice" id="trust-device"> Trust this device for 30 days</label>
-        <button type="submit">Verify</button>
+        <button type="submit" id="verify-submit">Verify</button>
       </form>
       <p class="muted"><a href="/login">Start over</a></p>
     </section>`,
   });
 }
 
-export function settingsPage(user: User, options: { smsAvailable: boolean; devMode: boolean }): string {
+/** `webauthnOrigins`: where security keys work (the page says so when it is opened elsewhere). */
+export function settingsPage(user: User, options: { smsAvailable: boolean; devMode: boolean; webauthnAvailable: boolean; webauthnOrigins?: string[] }): string {
   return layout({
-    title: 'Security settings', page: 'settings', user, data: options,
+    title: 'Security settings', page: 'settings', user, data: options, webauthn: options.webauthnAvailable,
     body: `<div class="page-head">
       <div><h1>Security settings</h1><p class="muted">${escapeHtml(user.email)}</p></div>
       <span class="pill" id="mfa-status">Loading…</span>
@@ -133,7 +140,7 @@ export function settingsPage(user: User, options: { smsAvailable: boolean; devMo
     <div class="grid">
       <section class="card" id="factors-card">
         <h2>Your second factors</h2>
-        <p class="muted" id="factors-empty">No second factor yet. Add an authenticator app to turn on two-factor authentication.</p>
+        <p class="muted" id="factors-empty">No second factor yet. Add an authenticator app${options.webauthnAvailable ? ' or a security key' : ''} to turn on two-factor authentication.</p>
         <ul class="list" id="factor-list"></ul>
       </section>
 
@@ -155,6 +162,17 @@ export function settingsPage(user: User, options: { smsAvailable: boolean; devMo
             <button type="submit">Confirm</button>
           </form>
         </div>
+      </section>
+
+      <section class="card" id="webauthn-card">
+        <h2>Security key or passkey</h2>
+        ${options.webauthnAvailable ? `<p class="muted">A USB or NFC key (YubiKey, Titan…), or a passkey in this device or your password manager. It only works on this site, so a fake page cannot phish it.</p>
+        <form id="webauthn-setup" novalidate>
+          <label>Name<input name="label" id="webauthn-label" maxlength="64" autocomplete="off" placeholder="e.g. YubiKey 5C" aria-describedby="webauthn-label-hint">
+            <small id="webauthn-label-hint">Optional: to tell your keys apart.</small></label>
+          <button type="submit" id="webauthn-start">Add a security key or passkey</button>
+        </form>
+        <p class="muted" id="webauthn-unsupported" hidden>This browser cannot use security keys or passkeys.</p>` : '<p class="muted">Security keys are not configured on this server.</p>'}
       </section>
       </div>
 
@@ -221,7 +239,9 @@ export function settingsPage(user: User, options: { smsAvailable: boolean; devMo
         <div class="actions">
           <button type="button" class="secondary" id="proof-cancel">Cancel</button>
           <button type="submit" id="proof-submit">Confirm</button>
-        </div>
+        </div>${options.webauthnAvailable ? `
+        <p class="or" id="proof-key-row" hidden><span>or</span>
+          <button type="button" class="secondary" id="proof-key">Use your security key</button></p>` : ''}
       </form>
     </dialog>`,
   });
@@ -255,16 +275,20 @@ export function adminPage(user: User, info: { authTime: number; maxAge: number; 
   });
 }
 
-export function stepUpPage(user: User, options: { next: string; enabled: boolean; maxAge: number }): string {
+/** `securityKey`: the user has a security key or passkey (the page offers it first). */
+export function stepUpPage(user: User, options: { next: string; enabled: boolean; maxAge: number; securityKey?: boolean }): string {
+  const key = options.securityKey === true;
   const body = options.enabled
     ? `<section class="card">
       <h1>Confirm it's you</h1>
       <p class="muted">This page needs a recent second factor (within ${options.maxAge} seconds).
-      Enter a code from your authenticator app, or a backup code.</p>
-      ${alert}
+      ${key ? 'Use your security key, or enter' : 'Enter'} a code from your authenticator app, or a backup code.</p>
+      ${alert}${key ? `
+      <div class="actions"><button type="button" id="step-up-key">Use your security key</button></div>
+      <p class="or"><span>or enter a code</span></p>` : ''}
       <form id="step-up-form" novalidate>
         <label>Code<input name="code" id="step-up-code" autocomplete="one-time-code" required></label>
-        <button type="submit">Continue</button>
+        <button type="submit"${key ? ' class="secondary"' : ''}>Continue</button>
       </form>
     </section>`
     : `<section class="card">
@@ -272,7 +296,7 @@ export function stepUpPage(user: User, options: { next: string; enabled: boolean
       <p>This page is only for accounts with two-factor authentication. Turn it on first.</p>
       <div class="actions"><a class="button" href="/settings">Security settings</a></div>
     </section>`;
-  return layout({ title: 'Confirm it\'s you', page: 'step-up', user, body, data: { next: options.next }, narrow: true });
+  return layout({ title: 'Confirm it\'s you', page: 'step-up', user, body, data: { next: options.next }, narrow: true, webauthn: key });
 }
 
 export function notFoundPage(user: User | null): string {
