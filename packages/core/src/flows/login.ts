@@ -111,7 +111,9 @@ export function loginFlow(e: EngineContext): LoginFlow {
       const previous = await store.getFactorState(key);
       const step = await plugin.challenge(e.factors, {
         userId: challenge.userId, factors, purpose: 'login', ...(opts.factorId === undefined ? {} : { factorId: opts.factorId }), ...(req ? { req } : {}),
-        previous: previous && previous.userId === challenge.userId ? { ...previous } : null,
+        previous: previous && previous.userId === challenge.userId
+          ? { factorId: previous.factorId, secret: previous.secret, createdAt: previous.createdAt, expiresAt: previous.expiresAt, attempts: previous.attempts }
+          : null,
       });
       // The state lives no longer than the login challenge it belongs to.
       await keepState(e, key, {
