@@ -34,6 +34,11 @@ test('GET /mfa/openapi.json is docs/openapi.yaml as JSON, describing the routes 
     .filter(([, item]) => item.servers === undefined) // /login is the host's route, documented with its own server
     .flatMap(([p, item]) => Object.keys(item).map((method) => [method, `/mfa${p.replace(/\{\w+\}/g, 'x')}`] as const));
   expect(routes.length).toBeGreaterThanOrEqual(16);
+  // What is skipped is exactly what is mounted elsewhere: the host's /login and mfaAdminRouter()'s routes.
+  const elsewhere = Object.entries(res.body.paths as Record<string, { servers?: { url: string }[] }>)
+    .filter(([, item]) => item.servers !== undefined)
+    .map(([p, item]) => `${item.servers!.map((s) => s.url).join(',')} ${p}`);
+  expect(elsewhere.sort()).toEqual(['/ /login', '/admin/mfa /events', '/admin/mfa /stats', '/admin/mfa /users/{id}', '/admin/mfa /users/{id}/reset', '/admin/mfa /users/{id}/unlock']);
   const unknown = await request(example.app).post('/mfa/no-such-route').set('Content-Type', 'application/json').send({});
   expect([unknown.status, unknown.body.code]).toEqual([404, 'not_found']); // what a missing route looks like
   // Setup, confirm and challenge routes are mounted per factor type the server offers (this one:

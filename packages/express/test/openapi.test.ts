@@ -1,12 +1,14 @@
 // packages/express/test/openapi.test.ts
-// docs/openapi.yaml is the contract: real answers from a supertest run of the whole flow and of
-// the failure paths are validated (status, content type, required headers, JSON body) against
-// the schema documented for that route and status. An undocumented route or status fails.
+// docs/openapi.yaml is the contract: real answers from a supertest run of the whole flow, of
+// the failure paths, of the policy's enrolment flow and of the admin router are validated
+// (status, content type, required headers, JSON body) against the schema documented for that
+// route and status. An undocumented route or status fails.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import type { ValidateFunction } from 'ajv';
 import { parse } from 'yaml';
+import type { MfaPolicy } from '@secondfactor/core';
 import { challengeFor, enrolTotpOverHttp, hostApp, nextCode, oathtool, setCookies, type Host, type Recorded } from './support/host-app';
 import { wholeFlow } from './support/whole-flow';
 
@@ -17,9 +19,14 @@ interface OpenApiResponse {
   headers?: Record<string, { $ref?: string; required?: boolean; schema?: Json }>;
   content?: Record<string, { schema: Json }>;
 }
+interface OpenApiOperation {
+  responses: Record<string, OpenApiResponse>;
+  'x-secondfactor-package'?: string;
+}
 interface OpenApiDoc {
   openapi: string;
-  paths: Record<string, Record<string, { responses: Record<string, OpenApiResponse>; 'x-secondfactor-package'?: string }>>;
+  /** A path item's `servers` (the host's `/login`, the admin routes) sits beside its operations. */
+  paths: Record<string, Record<string, OpenApiOperation>>;
   components: { schemas: Record<string, Json>; responses: Record<string, OpenApiResponse>; headers: Record<string, { required?: boolean; schema: Json }> };
 }
 
@@ -54,8 +61,14 @@ const resolveResponse = (r: OpenApiResponse): { name: string; response: OpenApiR
   return { name, response };
 };
 
-function operationFor(method: string, path: string): { template: string; responses: Record<string, OpenApiResponse> } | undefined {
+/** Where the document says a path is mounted: its own `servers`, or the document's (mfaRouter's `/mfa`). */
+const ADMIN_SERVER = '/admin/mfa';
+const serverOf = (template: string) => (doc.paths[template] as { servers?: { url: string }[] }).servers?.[0]?.url;
+
+/** The documented operation of `path` among the routes of one mount point (`server`: undefined for mfaRouter). */
+function operationFor(method: string, path: string, server?: string): { template: string; responses: Record<string, OpenApiResponse> } | undefined {
   for (const [template, item] of Object.entries(doc.paths)) {
+    if (serverOf(template) !== server) continue;
     const re = new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`);
     const op = item[method.toLowerCase()];
     if (re.test(path) && op) return { template, responses: op.responses };
@@ -100,9 +113,15 @@ function checkLog(log: Recorded[]) {
       const op = operationFor(r.method, path.slice('/mfa'.length));
       if (!op) throw new Error(`undocumented route: ${r.method} ${path}`);
       check(r, { operation: `${r.method} ${op.template}`, response: op.responses[String(r.status)] });
+    } else if (path.startsWith('/admin-api/')) {
+      // The host mounted mfaAdminRouter() at /admin-api; the document's admin routes carry their own server.
+      const op = operationFor(r.method, path.slice('/admin-api'.length), ADMIN_SERVER);
+      if (!op) throw new Error(`undocumented admin route: ${r.method} ${path}`);
+      check(r, { operation: `${r.method} ${op.template}`, response: op.responses[String(r.status)] });
     } else if (path === '/login') {
       // The gate's own answers; the host's session answer is the host's format.
-      if ((r.body as { mfaRequired?: boolean }).mfaRequired === true || r.status >= 500) {
+      const gate = r.body as { mfaRequired?: boolean; mfaEnrollmentRequired?: boolean };
+      if (gate.mfaRequired === true || gate.mfaEnrollmentRequired === true || r.status >= 500) {
         check(r, { operation: 'POST /login', response: doc.paths['/login']!.post!.responses[String(r.status)] });
       }
     } else if (path === '/admin' && r.status === 401) {
@@ -271,6 +290,110 @@ async function failureBattery(): Promise<Host[]> {
   return [host, crashing, silent, noProvider, down, bySms, withCookie];
 }
 
+/** The policy's enrolment flow (the gate's answer, setup and confirm with the token, the login it completes) and the admin router, with their failure answers. */
+async function policyAndAdminBattery(): Promise<Host[]> {
+  // alice and carol must use an authenticator app; bob is only nudged.
+  const policy = (userId: string): MfaPolicy => (userId === 'bob' ? { required: false } : { required: true, methods: ['totp'] });
+  const host = hostApp({ gate: { policy }, router: { assertionCookie: true } });
+  const { call } = host;
+  const gate = await host.login('alice');
+  expect(gate.body).toMatchObject({ mfaEnrollmentRequired: true, methods: ['totp'] });
+  const token = (gate.body as { enrollmentToken: string }).enrollmentToken;
+  const unknown = 'A'.repeat(43);
+  // Refused everywhere but the setup and confirm of the allowed types.
+  expect((await call('post', '/mfa/verify', { body: { challengeToken: token, method: 'totp', code: '123456' } })).body.code).toBe('challenge_expired');
+  expect((await call('get', '/mfa/status', { headers: { Authorization: `Bearer ${token}` } })).status).toBe(401);
+  expect((await call('get', '/admin', { headers: { Authorization: `Bearer ${token}` } })).status).toBe(401);
+  for (const [path, body] of [['/mfa/sms/setup', { phone: '+14155550123' }], ['/mfa/email/setup', { email: 'alice@example.com' }]] as const) {
+    const r = await call('post', path, { body: { enrollmentToken: token, ...body } });
+    expect([path, r.status, r.body.field]).toEqual([path, 400, 'method']);
+  }
+  // An unknown token (401 challenge_expired) and another user's (403 forbidden), on every setup and confirm.
+  for (const type of ['totp', 'sms', 'email']) {
+    const input = { phone: '+14155550123', email: 'alice@example.com' };
+    expect((await call('post', `/mfa/${type}/setup`, { body: { enrollmentToken: unknown, ...input } })).body).toMatchObject({ status: 401, code: 'challenge_expired' });
+    expect((await call('post', `/mfa/${type}/confirm`, { body: { enrollmentToken: unknown, factorId: 'f', code: '123456' } })).body).toMatchObject({ status: 401, code: 'challenge_expired' });
+    expect((await call('post', `/mfa/${type}/setup`, { user: 'bob', body: { enrollmentToken: token, ...input } })).body).toMatchObject({ status: 403, code: 'forbidden' });
+    expect((await call('post', `/mfa/${type}/confirm`, { user: 'bob', body: { enrollmentToken: token, factorId: 'f', code: '123456' } })).body).toMatchObject({ status: 403, code: 'forbidden' });
+  }
+  const setup = await call('post', '/mfa/totp/setup', { body: { enrollmentToken: token, label: 'Phone' } });
+  expect(setup.status).toBe(200);
+  const { factorId, secret } = setup.body as { factorId: string; secret: string };
+  const wrong = oathtool(secret, host.clock.now()) === '000000' ? '111111' : '000000';
+  expect((await call('post', '/mfa/totp/confirm', { body: { enrollmentToken: token, factorId, code: wrong } })).body.code).toBe('invalid_code');
+  // The confirmation completes the login: the default answer, with the first factor's backup codes and the assertion cookie.
+  const done = await call('post', '/mfa/totp/confirm', { body: { enrollmentToken: token, factorId, code: oathtool(secret, host.clock.now()) } });
+  expect(done.status).toBe(200);
+  expect(Object.keys(done.body).sort()).toEqual(['accessToken', 'backupCodes', 'expiresIn', 'factor', 'tokenType']);
+  expect(setCookies(done).map((c) => c.split('=')[0])).toEqual(['__Host-sf_mfa']);
+  // Spent: a replay on setup or confirm.
+  expect((await call('post', '/mfa/totp/setup', { body: { enrollmentToken: token } })).body.code).toBe('challenge_expired');
+  expect((await call('post', '/mfa/totp/confirm', { body: { enrollmentToken: token, factorId, code: nextCode(host, secret) } })).body.code).toBe('challenge_expired');
+  // carol's only factor (SMS) does not count: she enrols an app; not her first factor, so no backup codes.
+  const sms = await call('post', '/mfa/sms/setup', { user: 'carol', body: { phone: '+14155550123' } });
+  expect((await call('post', '/mfa/sms/confirm', { user: 'carol', body: { factorId: sms.body.factorId, code: host.outbox.at(-1)!.code } })).status).toBe(200);
+  const carolToken = ((await host.login('carol')).body as { enrollmentToken: string }).enrollmentToken;
+  const carolSetup = await call('post', '/mfa/totp/setup', { body: { enrollmentToken: carolToken } });
+  const carolDone = await call('post', '/mfa/totp/confirm', { body: { enrollmentToken: carolToken, factorId: carolSetup.body.factorId, code: oathtool(carolSetup.body.secret, host.clock.now()) } });
+  expect(Object.keys(carolDone.body).sort()).toEqual(['accessToken', 'expiresIn', 'factor', 'tokenType']);
+
+  // The admin router (at /admin-api, the host's x-admin check).
+  const admin = hostApp({ mfa: { limits: { lockAfterFailures: 5, backoffAfterFailures: 5 } } });
+  const ADMIN = { 'x-admin': 'admin-1' };
+  const routes = [['get', '/admin-api/users/alice'], ['post', '/admin-api/users/alice/reset'], ['post', '/admin-api/users/alice/unlock'], ['get', '/admin-api/stats'], ['get', '/admin-api/events']] as const;
+  for (const [method, path] of routes) {
+    for (const headers of [{}, { 'x-admin': 'user-1' }] as Record<string, string>[]) {
+      expect((await admin.call(method, path, { user: 'alice', headers, ...(method === 'post' ? { body: {} } : {}) })).status).toBe(403);
+    }
+  }
+  const a = await enrolTotpOverHttp(admin, 'alice');
+  const bad = oathtool(a.secret, admin.clock.now()) === '000000' ? '111111' : '000000';
+  for (let i = 0; i < 5; i++) await admin.call('post', '/mfa/step-up', { user: 'alice', body: { code: bad } });
+  expect((await admin.call('get', '/admin-api/users/alice', { headers: ADMIN })).body).toMatchObject({ locked: true, factors: [{ type: 'totp' }] });
+  expect((await admin.call('get', '/admin-api/users/nobody', { headers: ADMIN })).body).toMatchObject({ enabled: false, events: [] });
+  expect((await admin.call('post', '/admin-api/users/alice/unlock', { headers: ADMIN, body: {} })).status).toBe(204);
+  expect((await admin.call('post', '/admin-api/users/alice/unlock', { headers: ADMIN })).status).toBe(204);
+  expect((await admin.call('post', '/admin-api/users/alice/reset', { headers: ADMIN, body: { reason: 'lost phone; identity checked' } })).status).toBe(204);
+  expect((await admin.call('post', '/admin-api/users/bob/reset', { headers: ADMIN })).status).toBe(204);
+  // Every page of alice's events, through the cursors, then all users'.
+  let cursor: string | null = '';
+  const seen: string[] = [];
+  while (cursor !== null) {
+    const page = await admin.call('get', `/admin-api/events?userId=alice&limit=3${cursor ? `&cursor=${cursor}` : ''}`, { headers: ADMIN });
+    expect(page.status).toBe(200);
+    seen.push(...(page.body.events as { id: string }[]).map((e) => e.id));
+    cursor = page.body.nextCursor as string | null;
+  }
+  expect(seen.length).toBeGreaterThan(6);
+  expect(new Set(seen).size).toBe(seen.length);
+  const since = admin.clock.now() - 86_400_000;
+  expect((await admin.call('get', `/admin-api/events?since=${new Date(since).toISOString()}&until=${admin.clock.now() + 1}&limit=200`, { headers: ADMIN })).body.events.length).toBeGreaterThan(seen.length);
+  expect((await admin.call('get', '/admin-api/stats', { headers: ADMIN })).body.days).toHaveLength(31);
+  expect((await admin.call('get', `/admin-api/stats?since=${since}&until=${new Date(admin.clock.now() + 1).toISOString()}`, { headers: ADMIN })).body.days.at(-1)).toMatchObject({ failures: 5, locks: 1 });
+  // 400: a bad id, body, cursor, time or limit
+  for (const [method, path, init] of [
+    ['get', `/admin-api/users/${'x'.repeat(200)}`, {}], ['post', '/admin-api/users/alice/reset', { body: { reason: 5 } }],
+    ['post', '/admin-api/users/alice/reset', { body: { reason: 'x'.repeat(501) } }], ['post', '/admin-api/users/alice/unlock', { raw: '{' }],
+    ['get', '/admin-api/events?cursor=%25%25', {}], ['get', '/admin-api/events?cursor=bm90LWEtY3Vyc29y', {}], ['get', '/admin-api/events?since=yesterday', {}],
+    ['get', '/admin-api/events?until=1e3', {}], ['get', '/admin-api/events?limit=0', {}], ['get', '/admin-api/events?limit=500', {}],
+    ['get', `/admin-api/events?userId=${'u'.repeat(256)}`, {}], ['get', '/admin-api/stats?until=tomorrow', {}], ['get', `/admin-api/stats?since=${admin.clock.now() + 1}`, {}],
+  ] as const) {
+    const r = await admin.call(method, path, { headers: ADMIN, ...init });
+    expect([path.slice(0, 60), r.status, r.body.code]).toEqual([path.slice(0, 60), 400, 'invalid_request']);
+  }
+  // 415: a form body
+  for (const path of ['/admin-api/users/alice/reset', '/admin-api/users/alice/unlock']) {
+    expect((await admin.call('post', path, { headers: ADMIN, raw: 'reason=x', contentType: 'application/x-www-form-urlencoded' })).status).toBe(415);
+  }
+  // 503: the store is down
+  admin.broken.add('*');
+  for (const [method, path] of routes) {
+    const r = await admin.call(method, path, { headers: ADMIN, ...(method === 'post' ? { body: {} } : {}) });
+    expect([path, r.status, r.body.code]).toEqual([path, 503, 'store_unavailable']);
+  }
+  return [host, admin];
+}
+
 describe('docs/openapi.yaml', () => {
   test('is OpenAPI 3.1 and every $ref resolves', () => {
     expect(doc.openapi).toMatch(/^3\.1\./);
@@ -317,7 +440,7 @@ describe('docs/openapi.yaml', () => {
   test('real answers of the whole flow and of every failure path match the documented schemas', async () => {
     const flow = hostApp();
     await wholeFlow(flow);
-    const hosts = [flow, ...(await failureBattery())];
+    const hosts = [flow, ...(await failureBattery()), ...(await policyAndAdminBattery())];
     for (const h of hosts) checkLog(h.log);
 
     // Every documented operation was exercised, and every documented reusable answer was seen —
