@@ -6,6 +6,11 @@
 // next one (the crash suite's audit trail); SF_MONITOR=1 adds GET /__stats (RSS, heap,
 // event-loop delay, handles, pool counts) and in-process SMS/email senders whose last code per
 // destination GET /__outbox/:to returns (for the soak run's traffic over every route).
+// SF_POLICY=required gives the gate an enforcement policy: users whose id starts with `must-`
+// must use an authenticator app (`{required: true, methods: ['totp']}`), everyone else is only
+// nudged (`{required: false}`); the host's session answer then carries the gate's `enrollment`
+// notice. SF_ADMIN=1 mounts mfaAdminRouter() at /admin/mfa, the admin named by the `x-admin`
+// header when it starts with `admin-` (anyone else: 403).
 'use strict';
 const fs = require('node:fs');
 const { monitorEventLoopDelay } = require('node:perf_hooks');
@@ -15,7 +20,7 @@ const Redis = require('ioredis');
 const { backupCodes, composeStores, createMfa, email, sms, totp } = require('@secondfactor/core');
 const { knexStore } = require('@secondfactor/knex');
 const { redisStore } = require('@secondfactor/redis');
-const { mfaRouter, mfaGate, mfaErrorHandler } = require('@secondfactor/express');
+const { mfaAdminRouter, mfaRouter, mfaGate, mfaErrorHandler } = require('@secondfactor/express');
 
 const env = process.env;
 const db = Knex({
@@ -77,13 +82,25 @@ const app = express();
 app.use(express.json());
 const identity = (req) => req.get('x-user-id') || undefined;
 app.use('/mfa', mfaRouter(mfa, { getUserId: identity, cookie: { secure: false } }));
+if (env.SF_POLICY !== undefined && env.SF_POLICY !== 'required') throw new Error(`SF_POLICY: only 'required' is known, not ${env.SF_POLICY}`);
+const policy = env.SF_POLICY === 'required'
+  ? (userId) => (String(userId).startsWith('must-') ? { required: true, methods: ['totp'] } : { required: false })
+  : undefined;
 // The host's password step is a stub here: the body names the user.
 app.post('/login', (req, res, next) => {
   res.locals.userId = req.body?.userId;
   next();
-}, mfaGate(mfa, { cookie: { secure: false } }), (_req, res) => {
-  res.json({ session: `host-session-for-${res.locals.userId}` });
+}, mfaGate(mfa, { cookie: { secure: false }, ...(policy ? { policy } : {}) }), (_req, res) => {
+  const enrollment = res.locals.mfaGate?.enrollment;
+  res.json({ session: `host-session-for-${res.locals.userId}`, ...(enrollment ? { enrollment } : {}) });
 });
+if (env.SF_ADMIN === '1') {
+  const authorize = (req) => {
+    const admin = req.get('x-admin');
+    return admin?.startsWith('admin-') ? admin : false;
+  };
+  app.use('/admin/mfa', mfaAdminRouter(mfa, { authorize }));
+}
 app.use(mfaErrorHandler());
 
 if (monitor) {
