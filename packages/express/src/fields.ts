@@ -79,3 +79,9 @@ export function requiredObject(body: JsonBody, name: 'response'): Record<string,
 export function routeId(value: unknown): string {
   return checkString(value, 'id');
 }
+
+/** A user id in the path (`/users/:id`): up to 255 characters, as user ids are everywhere else. */
+export function routeUserId(value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 255) throw invalidRequest('id', 'id must be a user id of 1 to 255 characters');
+  return value;
+}

@@ -4,7 +4,7 @@
 // also names the actor every action is audited with.
 import express, { type Request, type Response, type Router } from 'express';
 import type { Mfa } from '@secondfactor/core';
-import { optionalString, routeId } from './fields';
+import { optionalString, routeUserId } from './fields';
 import { handleAsyncErrors } from './handle-async';
 import { logUnexpectedError } from './log-error';
 import { checkFunction, checkKnownKeys, checkMfa } from './options';
@@ -76,13 +76,13 @@ export function mfaAdminRouter(mfa: Mfa, options: MfaAdminRouterOptions): Router
     });
 
   router.get('/users/:id', route(async (req, res) => {
-    const userId = routeId(req.params.id);
+    const userId = routeUserId(req.params.id);
     const [status, recent] = await Promise.all([mfa.admin.status(userId), mfa.audit.list({ userId, limit: 20 })]);
     res.status(200).json({ userId, ...status, events: recent.events });
   }));
 
   router.post('/users/:id/reset', route(async (req, res, actor) => {
-    const userId = routeId(req.params.id);
+    const userId = routeUserId(req.params.id);
     const body = await readJsonBody(req);
     const reason = optionalString(body, 'reason');
     await mfa.admin.reset(userId, { actor, ...(reason === undefined ? {} : { reason }) }, contextOf(req));
@@ -90,7 +90,7 @@ export function mfaAdminRouter(mfa: Mfa, options: MfaAdminRouterOptions): Router
   }));
 
   router.post('/users/:id/unlock', route(async (req, res, actor) => {
-    const userId = routeId(req.params.id);
+    const userId = routeUserId(req.params.id);
     await readJsonBody(req);
     await mfa.admin.unlock(userId, { actor }, contextOf(req));
     res.status(204).end();

@@ -372,7 +372,7 @@ async function policyAndAdminBattery(): Promise<Host[]> {
   expect((await admin.call('get', `/admin-api/stats?since=${since}&until=${new Date(admin.clock.now() + 1).toISOString()}`, { headers: ADMIN })).body.days.at(-1)).toMatchObject({ failures: 5, locks: 1 });
   // 400: a bad id, body, cursor, time or limit
   for (const [method, path, init] of [
-    ['get', `/admin-api/users/${'x'.repeat(200)}`, {}], ['post', '/admin-api/users/alice/reset', { body: { reason: 5 } }],
+    ['get', `/admin-api/users/${'x'.repeat(256)}`, {}], ['post', '/admin-api/users/alice/reset', { body: { reason: 5 } }],
     ['post', '/admin-api/users/alice/reset', { body: { reason: 'x'.repeat(501) } }], ['post', '/admin-api/users/alice/unlock', { raw: '{' }],
     ['get', '/admin-api/events?cursor=%25%25', {}], ['get', '/admin-api/events?cursor=bm90LWEtY3Vyc29y', {}], ['get', '/admin-api/events?since=yesterday', {}],
     ['get', '/admin-api/events?until=1e3', {}], ['get', '/admin-api/events?limit=0', {}], ['get', '/admin-api/events?limit=500', {}],
