@@ -7,6 +7,7 @@
   var page = document.body.dataset.page;
   var props = JSON.parse(document.body.dataset.props || '{}');
   var CHALLENGE_KEY = 'acme.mfaChallenge';
+  var ENROLLMENT_KEY = 'acme.mfaEnrollment';
 
   function $(selector, root) { return (root || document).querySelector(selector); }
 
@@ -155,11 +156,11 @@
       .then(function (response) { return { method: 'webauthn', response: response }; });
   }
 
-  // ---- admin page: unlock a locked user ----
-  onSubmit($('#unlock-form'), function (data) {
-    return api('POST', '/admin/unlock', { email: String(data.get('email') || '').trim() })
-      .then(function (r) { showAlert('Unlocked ' + r.unlocked + '.', 'success'); });
-  });
+  /** Lists backup codes (text only) in `list`. */
+  function fillCodes(list, codes) {
+    list.textContent = '';
+    codes.forEach(function (c) { list.appendChild(el('li', null, el('code', null, c))); });
+  }
 
   // ---- every page: sign out ----
   var logout = $('#logout');
@@ -188,6 +189,14 @@
               challengeToken: r.challengeToken, methods: r.methods, expiresAt: r.expiresAt, next: next,
             }));
             location.href = '/login/second-factor';
+            return;
+          }
+          // The policy requires a second factor and the grace period is over: enrol first, then the login completes.
+          if (r.mfaEnrollmentRequired) {
+            sessionStorage.setItem(ENROLLMENT_KEY, JSON.stringify({
+              enrollmentToken: r.enrollmentToken, methods: r.methods, expiresAt: r.expiresAt, next: next,
+            }));
+            location.href = '/login/enroll';
             return;
           }
           location.href = r.redirect;
@@ -276,6 +285,146 @@
     }
   }
 
+  // ---- login: enrolment step (the policy requires a factor; the enrolment token stands for the password step) ----
+  if (page === 'enroll') {
+    var enrollment = null;
+    try { enrollment = JSON.parse(sessionStorage.getItem(ENROLLMENT_KEY) || 'null'); } catch { enrollment = null; }
+    var choice = $('#enroll-choice');
+    if (!enrollment || new Date(enrollment.expiresAt).getTime() < Date.now()) {
+      sessionStorage.removeItem(ENROLLMENT_KEY);
+      choice.hidden = true;
+      showAlert('Your sign-in has expired. Please sign in again.');
+    } else {
+      var token = enrollment.enrollmentToken;
+      var allows = function (m) { return enrollment.methods.indexOf(m) >= 0; };
+      var keyButton = $('#enroll-key');
+      $('#enroll-totp').hidden = !allows('totp');
+      keyButton.hidden = !(allows('webauthn') && keySupported());
+      var pendingFactor = null;
+      /** The login is complete (the session cookie is set): show the backup codes once, then continue. */
+      var finished = function (r) {
+        sessionStorage.removeItem(ENROLLMENT_KEY);
+        var next = enrollment.next || r.redirect;
+        $('#enroll-continue').setAttribute('href', next);
+        $('#enroll-totp-setup').hidden = true;
+        choice.hidden = true;
+        $('#enroll-intro').textContent = 'Two-step verification is on. You are signed in.';
+        $('#enroll-restart').hidden = true;
+        if (!r.backupCodes) { location.href = next; return; }
+        fillCodes($('#backup-codes'), r.backupCodes);
+        $('#enroll-done').hidden = false;
+        $('#enroll-continue').focus();
+      };
+      var expired = function (error) {
+        if (error.code === 'challenge_expired') {
+          sessionStorage.removeItem(ENROLLMENT_KEY);
+          choice.hidden = true;
+          $('#enroll-totp-setup').hidden = true;
+        }
+        throw error;
+      };
+      $('#enroll-totp').addEventListener('click', function () {
+        clearAlert();
+        api('POST', '/mfa/totp/setup', { enrollmentToken: token }).then(function (r) {
+          pendingFactor = r.factorId;
+          $('#totp-qr').src = r.qrCode;
+          $('#totp-secret').textContent = r.secret.replace(/(.{4})(?=.)/g, '$1 ');
+          $('#enroll-totp-setup').hidden = false;
+          choice.hidden = true;
+          $('#totp-code').focus();
+        }).catch(expired).catch(function (error) { showAlert(error.message); });
+      });
+      onSubmit($('#enroll-confirm'), function (data) {
+        return api('POST', '/mfa/totp/confirm', { enrollmentToken: token, factorId: pendingFactor, code: String(data.get('code') || '').trim() })
+          .then(finished, expired);
+      });
+      keyButton.addEventListener('click', function () {
+        clearAlert();
+        keyButton.disabled = true;
+        api('POST', '/mfa/webauthn/setup', { enrollmentToken: token })
+          .then(function (r) {
+            return createKey(r.options).then(function (response) {
+              return api('POST', '/mfa/webauthn/confirm', { enrollmentToken: token, factorId: r.factorId, response: response })
+                .catch(function (error) { throw keyFailure(error); });
+            });
+          })
+          .then(finished, expired)
+          .catch(function (error) { showAlert(error.message); })
+          .then(function () { keyButton.disabled = false; });
+      });
+    }
+  }
+
+  // ---- admin tools: find a user, see their factors and events, reset, unlock ----
+  if (page === 'admin' && $('#user-search')) {
+    var EVENTS = {
+      'factor.enrolled': 'Factor added (pending)', 'factor.confirmed': 'Factor confirmed', 'factor.removed': 'Factor removed',
+      'mfa.verified': 'Verified', 'mfa.failed': 'Failed verification', 'totp.replay_rejected': 'Code replay refused',
+      'mfa.locked': 'Locked', 'mfa.unlocked': 'Unlocked by an administrator', 'backup_code.used': 'Backup code used',
+      'backup_codes.regenerated': 'New backup codes', 'mfa.disabled': 'Two-step verification off', 'device.trusted': 'Device trusted',
+      'device.revoked': 'Device revoked', 'code.sent': 'Code sent', 'challenge.started': 'Sign-in started',
+      'enrollment.required': 'Asked to set up', 'mfa.reset': 'Reset by an administrator',
+    };
+    var FACTORS = { totp: 'Authenticator app', sms: 'Text message', email: 'Email', webauthn: 'Security key' };
+    var target = null;
+    var showUser = function () {
+      return api('GET', '/admin/api/mfa/users/' + encodeURIComponent(target.id)).then(function (u) {
+        $('#user-email').textContent = target.email;
+        var pill = $('#user-status');
+        pill.textContent = u.locked ? 'Locked' : u.enabled ? 'Two-step verification: On' : 'Two-step verification: Off';
+        pill.className = 'pill ' + (u.locked ? 'off' : u.enabled ? 'on' : '');
+        $('#user-backup').textContent = String(u.backupCodesRemaining);
+        $('#user-devices').textContent = String(u.trustedDevices);
+        $('#user-unlock').hidden = !u.locked;
+        var list = $('#user-factors');
+        list.textContent = '';
+        $('#user-factors-empty').hidden = u.factors.length > 0;
+        u.factors.forEach(function (f) {
+          list.appendChild(el('li', { 'data-type': f.type },
+            el('span', { class: 'icon ' + f.type, 'aria-hidden': 'true' }),
+            el('div', { class: 'grow' },
+              el('strong', null, f.label || FACTORS[f.type] || f.type),
+              el('div', { class: 'muted small' }, [FACTORS[f.type] || f.type, f.destination, 'added ' + when(f.createdAt), 'last used ' + when(f.lastUsedAt)].filter(Boolean).join(' \u00b7 ')))));
+        });
+        var rows = $('#user-events tbody');
+        rows.textContent = '';
+        u.events.forEach(function (e) {
+          var details = [e.factorType && (FACTORS[e.factorType] || e.factorType), e.reason, e.detail && '\u201c' + e.detail + '\u201d', e.actor && 'by ' + e.actor, e.ip]
+            .filter(Boolean).join(' \u00b7 ');
+          rows.appendChild(el('tr', { 'data-type': e.type },
+            el('td', null, when(e.at)), el('td', null, EVENTS[e.type] || e.type), el('td', null, e.outcome), el('td', null, details)));
+        });
+        $('#user-panel').hidden = false;
+      });
+    };
+    onSubmit($('#user-search'), function (data) {
+      var email = String(data.get('email') || '').trim();
+      return api('GET', '/admin/api/users?email=' + encodeURIComponent(email)).then(function (u) {
+        target = u;
+        $('#reset-form').reset();
+        return showUser();
+      }, function (error) {
+        $('#user-panel').hidden = true;
+        throw error;
+      });
+    });
+    $('#user-unlock').addEventListener('click', function () {
+      clearAlert();
+      api('POST', '/admin/api/mfa/users/' + encodeURIComponent(target.id) + '/unlock', {})
+        .then(function () { showAlert('Unlocked ' + target.email + '.', 'success'); return showUser(); })
+        .catch(function (error) { showAlert(error.message); });
+    });
+    onSubmit($('#reset-form'), function (data) {
+      var reason = String(data.get('reason') || '').trim();
+      return api('POST', '/admin/api/mfa/users/' + encodeURIComponent(target.id) + '/reset', reason ? { reason: reason } : {})
+        .then(function () {
+          $('#reset-form').reset();
+          showAlert('Two-step verification of ' + target.email + ' was reset: they set it up again at their next sign-in.', 'success');
+          return showUser();
+        });
+    });
+  }
+
   // ---- security settings ----
   if (page === 'settings') {
     var state = { status: null, pendingTotp: null, pendingSms: null };
@@ -332,8 +481,7 @@
     var backupDialog = $('#backup-dialog');
     var showBackupCodes = function (codes) {
       var list = $('#backup-codes');
-      list.textContent = '';
-      codes.forEach(function (c) { list.appendChild(el('li', null, el('code', null, c))); });
+      fillCodes(list, codes);
       var text = 'Acme backup codes (each works once)\n\n' + codes.join('\n') + '\n';
       $('#backup-copy').onclick = function () {
         var copied = navigator.clipboard && window.isSecureContext ? navigator.clipboard.writeText(text) : Promise.reject(new Error('no clipboard'));

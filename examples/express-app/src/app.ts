@@ -7,14 +7,15 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
 import { backupCodes, composeStores, createMfa, sms, totp, type CodeSender, type Mfa, type MfaStore } from '@secondfactor/core';
-import { clearAssertionCookie, describeError, mfaErrorHandler, mfaGate, mfaRouter, requireMfa } from '@secondfactor/express';
+import { clearAssertionCookie, describeError, mfaAdminRouter, mfaErrorHandler, mfaGate, mfaRouter, requireMfa, type MfaGateResult } from '@secondfactor/express';
 import { knexStore, migrate as migrateMfa } from '@secondfactor/knex';
 import { redisStore } from '@secondfactor/redis';
 import { webauthn } from '@secondfactor/webauthn';
 import { serveSimpleWebAuthn, SIMPLEWEBAUTHN_BROWSER_URL } from './browser-library';
 import type { DevSmsSender } from './dev-codes';
-import { adminPage, homePage, loginPage, notFoundPage, registerPage, secondFactorPage, settingsPage, stepUpPage } from './pages';
+import { adminPage, enrollPage, homePage, loginPage, notFoundPage, registerPage, secondFactorPage, settingsPage, stepUpPage, type MfaBanner } from './pages';
 import { openApiDocument } from './openapi';
+import { createPolicy } from './policy';
 import { createSessions, type Session } from './session';
 import { createUsers, migrateUsers, RegistrationError, type User } from './users';
 
@@ -58,10 +59,17 @@ export interface AppConfig {
    * the pages are served from (`http://localhost:PORT` in development). Without it the factor is off.
    */
   webauthn?: WebAuthnSettings;
-  /** Emails of the users who may use the admin tools (unlock a user locked by failed codes). */
+  /**
+   * Emails of the administrators: they may use the admin tools (look up, reset and unlock users; the
+   * figures), and the policy requires them to use a security key or an authenticator app.
+   */
   adminEmails?: string[];
-  /** How often expired MFA rows are purged from the database (seconds, default 600; 0: never). */
+  /** Days an administrator without a second factor may still sign in, from the first time the policy saw them (default 7). */
+  adminGraceDays?: number;
+  /** How often expired MFA rows and old audit events are purged from the database (seconds, default 600; 0: never). */
   purgeIntervalSeconds?: number;
+  /** Days security events are kept in the audit log (default 365). */
+  auditRetentionDays?: number;
   /** Where the example logs unexpected errors (default console.error); lines never hold bound values. */
   log?: (line: string) => void;
   /** Epoch milliseconds; injected by tests (fake clock). Default `Date.now`. */
@@ -91,10 +99,13 @@ export interface ExampleApp {
   knex: Knex;
   /** Creates or upgrades all tables (host users and MFA). Safe on every start. */
   migrate(): Promise<void>;
+  /** The purge timer's work, once: expired MFA rows, and audit events older than the retention (tests). */
+  purge(): Promise<void>;
   close(): Promise<void>;
 }
 
 const UNSAFE = /^(?:POST|PUT|PATCH|DELETE)$/;
+const DAY_MS = 86_400_000;
 
 /** Problem document (RFC 9457) for the host's own JSON errors, in the same shape secondfactor uses. */
 function hostProblem(res: Response, status: number, code: string, detail: string, field?: string): void {
@@ -167,13 +178,16 @@ export function createApp(config: AppConfig): ExampleApp {
     res.type('html').send(body);
   };
 
-  /** Issues the host's own session and answers the login page's fetch. */
-  async function signIn(res: Response, userId: string, amr: string[], next = '/settings'): Promise<void> {
+  /**
+   * Issues the host's own session and answers the login page's fetch; `extra` carries what the login
+   * page shows next (the policy's reminder, or the backup codes of a factor enrolled at login).
+   */
+  async function signIn(res: Response, userId: string, amr: string[], next = '/settings', extra: Record<string, unknown> = {}): Promise<void> {
     const user = await users.findById(userId);
     if (!user) return hostProblem(res, 401, 'invalid_credentials', 'Invalid email or password.');
     await sessions.issue(res, { userId: user.id, email: user.email, amr });
     res.setHeader('Cache-Control', 'no-store');
-    res.status(200).json({ ok: true, redirect: next });
+    res.status(200).json({ ok: true, redirect: next, ...extra });
   }
   /** The password step. Same answer (and same bcrypt work) for an unknown email and a wrong password. */
   const checkPassword: RequestHandler = async (req, res, next) => {
@@ -182,11 +196,18 @@ export function createApp(config: AppConfig): ExampleApp {
     res.locals.userId = user.id;
     next();
   };
-  const issueHostSession: RequestHandler = (req, res) => signIn(res, res.locals.userId as string, ['pwd'], safeNext(req.body?.next, '/settings'));
+  /** The password was enough (no factor needed, or a trusted device): the gate's reminder goes to the page. */
+  const issueHostSession: RequestHandler = (req, res) => {
+    const enrollment = (res.locals.mfaGate as MfaGateResult | undefined)?.enrollment;
+    return signIn(res, res.locals.userId as string, ['pwd'], safeNext(req.body?.next, '/settings'), enrollment ? { enrollment } : {});
+  };
   const adminEmails = new Set((config.adminEmails ?? []).map((e) => e.trim().toLowerCase()));
   const isAdmin = (req: Request) => req.user !== undefined && adminEmails.has(req.user.email);
-  const adminHandler: RequestHandler = (req, res) =>
-    html(res, adminPage(req.user!, { authTime: req.mfa!.authTime, amr: req.mfa!.amr, maxAge, admin: isAdmin(req) }));
+  /** The admin tools answer 403 to everyone else (the page itself stays the step-up demo for any user). */
+  const requireAdmin: RequestHandler = (req, res, next) => {
+    if (isAdmin(req)) return next();
+    hostProblem(res, 403, 'forbidden', 'Only administrators can use the admin tools.');
+  };
   const log = config.log ?? ((line: string) => console.error(line));
 
   // --- secondfactor: begin
@@ -200,38 +221,63 @@ export function createApp(config: AppConfig): ExampleApp {
   const mfa = createMfa({ issuer, store, encryptionKeys, signingKey: keys.mfaSigningKey, clock: now, factors });
   const cookie = { secure: secureCookies }; // trusted-device and assertion cookies: Secure and __Host- in production
   const getUserId = (req: Request) => req.user?.id;
+  // The policy (src/policy.ts): administrators must use a security key or an authenticator app after a grace period.
+  const hostPolicy = createPolicy(knex, {
+    isAdminEmail: (email) => adminEmails.has(email), emailOf: async (id) => (await users.findById(id))?.email ?? null,
+    methods: config.webauthn ? ['webauthn', 'totp'] : ['totp'], graceDays: config.adminGraceDays ?? 7, now,
+  });
+  migrations.push(() => hostPolicy.migrate());
   app.use('/mfa', mfaRouter(mfa, {
     getUserId, cookie, assertionCookie: cookie,
-    getAccountName: (req) => req.user?.email,
+    // At a login's enrolment step there is no host session yet: the name comes from the users table.
+    getAccountName: async (req, userId) => req.user?.email ?? (await users.findById(userId))?.email,
     verifyPassword: (_req, userId, password) => users.checkPassword(userId, password), allowPasswordToDisable: true, // opt-in, counted like codes
-    onLoginComplete: (_req, res, { userId, amr }) => signIn(res, userId, amr),
+    // After a second factor, or after enrolling the first one at login (then with its backup codes, shown once).
+    onLoginComplete: (_req, res, { userId, amr, backupCodes }) => signIn(res, userId, amr, '/settings', backupCodes ? { backupCodes } : {}),
   }));
-  app.post('/login', checkPassword, mfaGate(mfa, { cookie }), issueHostSession);
+  app.post('/login', checkPassword, mfaGate(mfa, { cookie, policy: (userId) => hostPolicy.policy(userId) }), issueHostSession);
   app.post('/logout', (_req, res, next) => { clearAssertionCookie(res, cookie); next(); });
   const toStepUpPage = (req: Request, res: Response) => { if (wantsHtml(req)) res.redirect(303, `/step-up?next=${encodeURIComponent(req.originalUrl)}`); };
   const stepUp = requireMfa(mfa, { maxAge, getUserId, assertionCookie: cookie, onRequired: toStepUpPage });
-  app.get('/admin', requireLogin, stepUp, adminHandler);
+  app.get('/admin', requireLogin, stepUp, async (req, res) => {
+    const tools = isAdmin(req) ? { stats: await mfa.admin.stats({ since: Math.floor(now() / DAY_MS) * DAY_MS - 13 * DAY_MS }) } : undefined;
+    html(res, adminPage(req.user!, { authTime: req.mfa!.authTime, amr: req.mfa!.amr, maxAge, ...(tools ? { tools } : {}) }));
+  });
+  // Support for administrators (a fresh second factor, like the page): look up, reset, unlock, figures, audit log.
+  const adminOnly = [requireLogin, requireAdmin, stepUp];
+  app.get('/admin/api/users', ...adminOnly, async (req, res) => {
+    const user = await users.findByEmail(req.query.email);
+    if (!user) return hostProblem(res, 404, 'not_found', 'No user with this email.', 'email');
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(user);
+  });
+  app.use('/admin/api/mfa', ...adminOnly, mfaAdminRouter(mfa, { authorize: (req) => (isAdmin(req) ? req.user!.id : false) }));
   app.use(mfaErrorHandler());
   // --- secondfactor: end
 
-  // ---- the host's admin tools and housekeeping, on the engine above ----
-  // Support: unlock a user whom 100 consecutive failed codes locked (NIST 800-63B); audited by mfa.unlocked.
-  app.post('/admin/unlock', requireLogin, stepUp, async (req, res) => {
-    if (!isAdmin(req)) return hostProblem(res, 403, 'forbidden', 'Only administrators can unlock users.');
-    const target = await users.findByEmail(req.body?.email);
-    if (!target) return hostProblem(res, 404, 'not_found', 'No user with this email.', 'email');
-    await mfa.admin.unlock(target.id, { actor: req.user!.id }, { ip: req.ip, userAgent: req.get('user-agent') });
-    res.setHeader('Cache-Control', 'no-store');
-    res.json({ ok: true, unlocked: target.email });
-  });
-  // Expired challenges, codes, counters and trusted devices are deleted in the background.
+  // ---- housekeeping, on the engine above ----
+  // Expired challenges, codes, counters and trusted devices, and audit events past the retention, are deleted in the background.
   const purgeEvery = config.purgeIntervalSeconds ?? 600;
-  const purgeTimer = purgeEvery > 0
-    ? setInterval(() => void durable.purgeExpired().catch((error: unknown) => log(`[example] purge failed: ${describeError(error)}`)), purgeEvery * 1000).unref()
-    : undefined;
+  const olderThanDays = config.auditRetentionDays ?? 365;
+  const purge = async (): Promise<void> => {
+    await Promise.all([
+      durable.purgeExpired().catch((error: unknown) => log(`[example] purge failed: ${describeError(error)}`)),
+      mfa.audit.purge({ olderThanDays }).catch((error: unknown) => log(`[example] audit purge failed: ${describeError(error)}`)),
+    ]);
+  };
+  const purgeTimer = purgeEvery > 0 ? setInterval(() => void purge(), purgeEvery * 1000).unref() : undefined;
+
+  /** The policy's reminder for a signed-in user without a factor it counts (none once they have one). */
+  async function bannerFor(user: User): Promise<MfaBanner | null> {
+    const [policy, status] = await Promise.all([hostPolicy.policy(user.id), mfa.admin.status(user.id)]);
+    const counted = status.factors.some((f) => policy.methods === undefined || policy.methods.includes(f.type));
+    if (counted) return null;
+    if (policy.required && policy.graceUntil !== undefined) return { required: true, graceUntil: new Date(policy.graceUntil).toISOString() };
+    return status.enabled ? null : { required: false };
+  }
 
   // ---- the host's own pages and routes (unchanged by MFA) ----
-  app.get('/', (req, res) => html(res, homePage(req.user ?? null)));
+  app.get('/', async (req, res) => html(res, homePage(req.user ?? null, req.user ? await bannerFor(req.user) : null)));
   app.get('/register', (_req, res) => html(res, registerPage()));
   app.post('/register', async (req, res) => {
     try {
@@ -247,17 +293,18 @@ export function createApp(config: AppConfig): ExampleApp {
     html(res, loginPage(req.query.registered ? 'Account created. Sign in with your new password.' : undefined));
   });
   app.get('/login/second-factor', (_req, res) => html(res, secondFactorPage({ webauthn: config.webauthn !== undefined })));
+  app.get('/login/enroll', (_req, res) => html(res, enrollPage({ webauthn: config.webauthn !== undefined })));
   app.post('/logout', (_req, res) => {
     sessions.clear(res);
     res.json({ ok: true, redirect: '/' });
   });
 
   // ---- the security pages (UI for the routes above) ----
-  app.get('/settings', requireLogin, (req, res) =>
+  app.get('/settings', requireLogin, async (req, res) =>
     html(res, settingsPage(req.user!, {
       smsAvailable: mfa.factorTypes.some((t) => t.type === 'sms'), devMode: config.devCodes !== undefined,
       webauthnAvailable: config.webauthn !== undefined, webauthnOrigins: config.webauthn?.origins,
-    })));
+    }, await bannerFor(req.user!))));
   app.get('/step-up', requireLogin, async (req, res) => {
     const { enabled, factors } = await mfa.status(req.user!.id);
     html(res, stepUpPage(req.user!, { next: safeNext(req.query.next), enabled, maxAge, securityKey: factors.some((f) => f.type === 'webauthn') }));
@@ -304,6 +351,7 @@ export function createApp(config: AppConfig): ExampleApp {
     async migrate() {
       for (const run of migrations) await run();
     },
+    purge,
     async close() {
       if (purgeTimer) clearInterval(purgeTimer);
       await knex.destroy();

@@ -117,6 +117,7 @@ export function configFromEnv(env: Env = process.env): RuntimeConfig {
   const port = positiveInt(env, 'PORT', 3000);
   const stepUpMaxAge = positiveInt(env, 'STEP_UP_MAX_AGE', 300);
   const bcryptCost = positiveInt(env, 'BCRYPT_COST', 10);
+  const auditRetentionDays = positiveInt(env, 'AUDIT_RETENTION_DAYS', 365);
   const webauthn = webauthnFromEnv(env, port);
 
   let knex: Knex;
@@ -153,7 +154,8 @@ export function configFromEnv(env: Env = process.env): RuntimeConfig {
   }
   summary.push(`security keys and passkeys: rp id ${webauthn.rpId}, origins ${webauthn.origins.join(', ')}`);
   const adminEmails = (env.ADMIN_EMAILS ?? '').split(',').map((e) => e.trim()).filter(Boolean);
-  if (adminEmails.length > 0) summary.push(`admin tools for: ${adminEmails.join(', ')}`);
+  if (adminEmails.length > 0) summary.push(`admin tools for: ${adminEmails.join(', ')} (who must use a security key or an authenticator app after 7 days)`);
+  summary.push(`audit log: events kept ${auditRetentionDays} days`);
 
   const keys = loadKeys(env, dataDir);
   return {
@@ -166,6 +168,7 @@ export function configFromEnv(env: Env = process.env): RuntimeConfig {
       devCodes,
       webauthn,
       adminEmails,
+      auditRetentionDays,
       keys,
       secureCookies: env.COOKIE_SECURE ? env.COOKIE_SECURE === 'true' : production,
       stepUpMaxAge,

@@ -3,6 +3,8 @@
 // routes and secondfactor's /mfa routes) and fills in the dynamic parts; pages that use security keys
 // also load @simplewebauthn/browser from this server (no inline script: the CSP is `default-src 'self'`).
 import { SIMPLEWEBAUTHN_BROWSER_URL } from './browser-library';
+import type { AdminStats } from '@secondfactor/core';
+import { statsChart } from './stats-chart';
 import type { User } from './users';
 
 function escapeHtml(value: unknown): string {
@@ -19,9 +21,34 @@ interface LayoutOptions {
   narrow?: boolean;
   /** Loads @simplewebauthn/browser (global `SimpleWebAuthnBrowser`) before app.js. */
   webauthn?: boolean;
+  /** The enforcement policy's reminder, shown above the page (signed-in pages). */
+  banner?: MfaBanner | null;
 }
 
-function layout({ title, page, user, body, data, narrow, webauthn }: LayoutOptions): string {
+/**
+ * What the policy asks of the signed-in user who has no factor it counts: set one up by a date
+ * (an administrator in the grace period), or a gentle suggestion (everyone else without MFA).
+ */
+export type MfaBanner = { required: true; graceUntil: string } | { required: false };
+
+/** `2026-01-12T09:00:00.000Z` → `12 January 2026` (UTC, the server's notion of the deadline). */
+function longDate(iso: string): string {
+  return new Date(iso).toLocaleDateString('en-GB', { timeZone: 'UTC', day: 'numeric', month: 'long', year: 'numeric' });
+}
+
+function bannerHtml(banner: MfaBanner): string {
+  return banner.required
+    ? `<div class="banner warn" id="mfa-banner" role="status">
+  <strong>Set up two-step verification by <time datetime="${escapeHtml(banner.graceUntil)}">${escapeHtml(longDate(banner.graceUntil))}</time>.</strong>
+  Administrators must use an authenticator app or a security key; after that date, signing in asks you to set one up first.
+  <a href="/settings">Set it up now</a>
+</div>`
+    : `<div class="banner" id="mfa-banner" role="status">
+  Protect your account: two-step verification keeps it safe even if your password leaks. <a href="/settings">Turn it on</a>
+</div>`;
+}
+
+function layout({ title, page, user, body, data, narrow, webauthn, banner }: LayoutOptions): string {
   const nav = user
     ? `<a href="/settings">Security</a><a href="/admin">Admin</a>
        <span class="who" title="Signed in">${escapeHtml(user.email)}</span>
@@ -42,7 +69,7 @@ function layout({ title, page, user, body, data, narrow, webauthn }: LayoutOptio
   <nav>${nav}</nav>
 </header>
 <main class="${narrow ? 'narrow' : 'wide'}">
-${body}
+${banner ? bannerHtml(banner) : ''}${body}
 </main>
 <footer class="footer">An ordinary Express app with its own users and sessions — plus <a href="https://github.com/secondfactor">secondfactor</a> for the second factor.</footer>
 ${webauthn ? `<script src="${SIMPLEWEBAUTHN_BROWSER_URL}" defer></script>
@@ -53,7 +80,7 @@ ${webauthn ? `<script src="${SIMPLEWEBAUTHN_BROWSER_URL}" defer></script>
 
 const alert = '<div class="alert" role="alert" hidden></div>';
 
-export function homePage(user: User | null): string {
+export function homePage(user: User | null, banner?: MfaBanner | null): string {
   const body = user
     ? `<section class="card hero">
         <h1>Welcome back</h1>
@@ -66,7 +93,7 @@ export function homePage(user: User | null): string {
         <strong>secondfactor</strong>: authenticator apps, text messages, backup codes, trusted devices and step-up.</p>
         <div class="actions"><a class="button" href="/register">Create an account</a><a class="button secondary" href="/login">Sign in</a></div>
       </section>`;
-  return layout({ title: 'Home', page: 'home', user, body, narrow: true });
+  return layout({ title: 'Home', page: 'home', user, body, narrow: true, banner });
 }
 
 export function registerPage(): string {
@@ -129,9 +156,9 @@ export function secondFactorPage(options: { webauthn: boolean }): string {
 }
 
 /** `webauthnOrigins`: where security keys work (the page says so when it is opened elsewhere). */
-export function settingsPage(user: User, options: { smsAvailable: boolean; devMode: boolean; webauthnAvailable: boolean; webauthnOrigins?: string[] }): string {
+export function settingsPage(user: User, options: { smsAvailable: boolean; devMode: boolean; webauthnAvailable: boolean; webauthnOrigins?: string[] }, banner?: MfaBanner | null): string {
   return layout({
-    title: 'Security settings', page: 'settings', user, data: options, webauthn: options.webauthnAvailable,
+    title: 'Security settings', page: 'settings', user, data: options, webauthn: options.webauthnAvailable, banner,
     body: `<div class="page-head">
       <div><h1>Security settings</h1><p class="muted">${escapeHtml(user.email)}</p></div>
       <span class="pill" id="mfa-status">Loading…</span>
@@ -247,9 +274,18 @@ export function settingsPage(user: User, options: { smsAvailable: boolean; devMo
   });
 }
 
-/** `authTime`: epoch milliseconds (requireMfa()'s `req.mfa.authTime`). */
-export function adminPage(user: User, info: { authTime: number; maxAge: number; amr: string[]; admin: boolean }): string {
+/** What the admin tools show when the page loads: the figures of the last days. */
+export interface AdminTools {
+  stats: AdminStats;
+}
+
+const TYPE_NAMES: Record<string, string> = { totp: 'authenticator app', webauthn: 'security key', sms: 'text message', email: 'email' };
+
+/** `authTime`: epoch milliseconds (requireMfa()'s `req.mfa.authTime`). `tools`: only for administrators. */
+export function adminPage(user: User, info: { authTime: number; maxAge: number; amr: string[]; tools?: AdminTools }): string {
   const verifiedAt = new Date(info.authTime).toISOString().replace('T', ' ').slice(0, 19);
+  const tools = info.tools;
+  const byType = tools ? Object.entries(tools.stats.byFactorType).map(([t, count]) => `${count} with ${TYPE_NAMES[t] ?? t}`).join(', ') : '';
   return layout({
     title: 'Admin', page: 'admin', user,
     body: `<section class="card">
@@ -262,16 +298,91 @@ export function adminPage(user: User, info: { authTime: number; maxAge: number; 
         <dt>Methods (amr)</dt><dd>${escapeHtml(info.amr.join(', '))}</dd>
       </dl>
       <p class="muted">After ${info.maxAge} seconds you will be asked for a code again.</p>
-    </section>${info.admin ? `
-    <section class="card">
-      <h2>Unlock a user</h2>
-      <p class="muted">After 100 consecutive wrong codes a user's two-step verification is locked until an administrator unlocks it.</p>
+    </section>${tools ? `
+    <section class="card" id="users-card">
+      <h2>Find a user</h2>
+      <p class="muted">See a user's second factors and recent security events; reset their two-step verification
+      (they set it up again at their next sign-in) or unlock them after 100 wrong codes.</p>
       ${alert}
-      <form id="unlock-form" novalidate>
-        <label>Email<input name="email" id="unlock-email" type="email" autocomplete="off" required></label>
-        <button type="submit">Unlock</button>
+      <form id="user-search" class="search" novalidate>
+        <label>Email<input name="email" id="search-email" type="email" autocomplete="off" required></label>
+        <button type="submit">Find</button>
       </form>
+      <div id="user-panel" hidden>
+        <div class="page-head">
+          <h3 id="user-email"></h3>
+          <span class="pill" id="user-status"></span>
+        </div>
+        <dl class="facts">
+          <dt>Backup codes left</dt><dd id="user-backup"></dd>
+          <dt>Trusted devices</dt><dd id="user-devices"></dd>
+        </dl>
+        <h4>Second factors</h4>
+        <p class="muted" id="user-factors-empty">No second factor.</p>
+        <ul class="list" id="user-factors"></ul>
+        <h4>Recent events</h4>
+        <div class="table-wrap">
+          <table id="user-events">
+            <caption class="offscreen">The user's 20 latest security events, newest first</caption>
+            <thead><tr><th scope="col">When</th><th scope="col">Event</th><th scope="col">Outcome</th><th scope="col">Details</th></tr></thead>
+            <tbody></tbody>
+          </table>
+        </div>
+        <div class="admin-actions">
+          <button type="button" class="secondary" id="user-unlock">Unlock</button>
+          <form id="reset-form" novalidate>
+            <label>Reason for the reset<input name="reason" id="reset-reason" type="text" maxlength="500" autocomplete="off"
+              placeholder="e.g. lost phone, identity checked by video call" aria-describedby="reset-hint">
+              <small id="reset-hint">Kept in the audit log with your name. Removes every factor, backup code and trusted device.</small></label>
+            <button type="submit" class="danger">Reset two-step verification</button>
+          </form>
+        </div>
+      </div>
+    </section>
+    <section class="card" id="stats-card">
+      <h2>Two-step verification, last ${tools.stats.days.length} days</h2>
+      <dl class="facts">
+        <dt>Users with two-step verification</dt><dd id="stats-users">${tools.stats.usersWithMfa}</dd>
+        <dt>By factor</dt><dd id="stats-types">${escapeHtml(byType || 'none yet')}</dd>
+      </dl>
+      ${statsChart(tools.stats)}
     </section>` : ''}`,
+  });
+}
+
+/** The enrolment step of a login the policy holds back (the page's script keeps the enrolment token). */
+export function enrollPage(options: { webauthn: boolean }): string {
+  return layout({
+    title: 'Set up two-step verification', page: 'enroll', narrow: true, webauthn: options.webauthn,
+    body: `<section class="card">
+      <h1>Set up two-step verification</h1>
+      <p class="muted" id="enroll-intro">Your password was right. Your account must use two-step verification: set it up now to finish signing in.</p>
+      ${alert}
+      <div id="enroll-choice" class="actions">
+        <button type="button" id="enroll-totp">Use an authenticator app</button>
+        <button type="button" class="secondary" id="enroll-key" hidden>Use a security key</button>
+      </div>
+      <div id="enroll-totp-setup" hidden>
+        <ol class="steps">
+          <li>Scan this QR code with your authenticator app.</li>
+        </ol>
+        <div class="qr-wrap"><img id="totp-qr" alt="QR code for your authenticator app" width="220" height="220"></div>
+        <p class="muted small-print">Can't scan it? Enter this key manually:</p>
+        <code class="secret" id="totp-secret"></code>
+        <ol class="steps" start="2"><li>Enter the 6-digit code the app shows.</li></ol>
+        <form id="enroll-confirm" class="inline" novalidate>
+          <input name="code" id="totp-code" aria-label="Code from the app" inputmode="numeric" autocomplete="one-time-code" placeholder="123456" maxlength="8" required>
+          <button type="submit">Confirm</button>
+        </form>
+      </div>
+      <div id="enroll-done" hidden>
+        <h2>Save your backup codes</h2>
+        <p>Each code works once, when you can't use your phone or key. Keep them somewhere safe — <strong>they are shown only this time</strong>.</p>
+        <ol class="codes" id="backup-codes"></ol>
+        <div class="actions"><a class="button" id="enroll-continue" href="/settings">I saved them — continue</a></div>
+      </div>
+      <p class="muted" id="enroll-restart"><a href="/login">Start over</a></p>
+    </section>`,
   });
 }
 

@@ -18,6 +18,8 @@ const KEYS = {
   sessionSecret: 'example-test-session-secret-of-at-least-32-chars',
 };
 const PASSWORD = 'correct horse battery staple';
+/** What the policy tells a user who is not an administrator and has no factor (a nudge, no deadline). */
+const NUDGE = { required: false, graceUntil: null, methods: ['totp'] };
 const MAX_AGE = 300;
 
 /** RFC 6238 (SHA-1, 6 digits, 30 s), written out here so the test does not trust the library it checks. */
@@ -90,7 +92,7 @@ describe('example app: the host on its own (no MFA enrolled)', () => {
     await request(h.example.app).get('/register').expect(200).expect('Content-Type', /html/);
     const login = await registerAndLogin(h);
     expect(login.status).toBe(200);
-    expect(login.body).toEqual({ ok: true, redirect: '/settings' });
+    expect(login.body).toEqual({ ok: true, redirect: '/settings', enrollment: NUDGE }); // not required: the pages nudge
     const cookie = setCookies(login).session!;
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Lax/);
@@ -362,7 +364,7 @@ describe('example app: secondfactor added', () => {
     expect((await h.agent.get('/mfa/status')).body).toMatchObject({ enabled: false, factors: [], backupCodesRemaining: 0 });
     await json(h.agent, 'post', '/logout');
     const login = await json(h.agent, 'post', '/login', { email: 'alice@example.com', password: PASSWORD }).expect(200);
-    expect(login.body).toEqual({ ok: true, redirect: '/settings' });
+    expect(login.body).toEqual({ ok: true, redirect: '/settings', enrollment: NUDGE }); // not required: the pages nudge
   });
 
   it('disables MFA with a current code', async () => {
@@ -628,7 +630,7 @@ describe('example app: hardening (#9)', () => {
     }
   });
 
-  it('an administrator unlocks a user whom 100 wrong codes locked; others cannot', async () => {
+  it('an administrator unlocks a user whom 100 wrong codes locked, from the admin tools; others cannot', async () => {
     const h = await start({ adminEmails: ['admin@example.com'] });
     try {
       await registerAndLogin(h);
@@ -648,24 +650,33 @@ describe('example app: hardening (#9)', () => {
 
       const admin = request.agent(h.example.app);
       await json(admin, 'post', '/register', { email: 'admin@example.com', password: PASSWORD }).expect(201);
-      await json(admin, 'post', '/login', { email: 'admin@example.com', password: PASSWORD }).expect(200);
+      await json(admin, 'post', '/login', { email: 'admin@example.com', password: PASSWORD }).expect(200); // within the grace period
       const setup = await json(admin, 'post', '/mfa/totp/setup').expect(200);
       await json(admin, 'post', '/mfa/totp/confirm', { factorId: setup.body.factorId, code: totp(setup.body.secret, h.clock.now()) }).expect(200);
       h.clock.advance(30);
-      // Unlocking needs a fresh second factor of the admin (step-up), then it works.
-      await json(admin, 'post', '/admin/unlock', { email: 'alice@example.com' }).expect(401);
+      // The admin tools need a fresh second factor of the admin (step-up), then they work.
+      await admin.get('/admin/api/users?email=alice@example.com').expect(401);
       await json(admin, 'post', '/mfa/step-up', { code: totp(setup.body.secret, h.clock.now()) }).expect(200);
-      expect((await admin.get('/admin').set('Accept', 'text/html')).text).toContain('id="unlock-form"');
-      await json(admin, 'post', '/admin/unlock', { email: 'nobody@example.com' }).expect(404);
-      expect((await json(admin, 'post', '/admin/unlock', { email: 'alice@example.com' }).expect(200)).body).toEqual({ ok: true, unlocked: 'alice@example.com' });
+      expect((await admin.get('/admin').set('Accept', 'text/html')).text).toContain('id="user-search"');
+      await admin.get('/admin/api/users?email=nobody@example.com').expect(404);
+      const alice = (await admin.get('/admin/api/users?email=alice@example.com').expect(200)).body as { id: string; email: string };
+      expect(alice.email).toBe('alice@example.com');
+      const before = await admin.get(`/admin/api/mfa/users/${alice.id}`).expect(200);
+      expect(before.body).toMatchObject({ userId: alice.id, enabled: true, locked: true });
+      expect(before.body.events.some((e: { type: string }) => e.type === 'mfa.locked')).toBe(true);
+      await json(admin, 'post', `/admin/api/mfa/users/${alice.id}/unlock`).expect(204);
+      const after = await admin.get(`/admin/api/mfa/users/${alice.id}`).expect(200);
+      expect(after.body.locked).toBe(false);
+      expect(after.body.events[0]).toMatchObject({ type: 'mfa.unlocked', actor: expect.any(String), purpose: 'admin' });
 
       h.clock.advance(3600);
       c = await loginChallenge(h);
       await json(h.agent, 'post', '/mfa/verify', { challengeToken: c.challengeToken, method: 'totp', code: totp(secret, h.clock.now()) }).expect(200);
 
-      // A user who is not an administrator cannot unlock anyone, even with a fresh second factor.
+      // A user who is not an administrator cannot use the tools, even with a fresh second factor.
       await json(h.agent, 'post', '/mfa/step-up', { code: totp(secret, h.clock.now() + 30_000) }).expect(200);
-      await json(h.agent, 'post', '/admin/unlock', { email: 'alice@example.com' }).expect(403);
+      await json(h.agent, 'post', `/admin/api/mfa/users/${alice.id}/unlock`).expect(403);
+      expect((await h.agent.get('/admin').set('Accept', 'text/html').expect(200)).text).not.toContain('id="user-search"');
     } finally {
       await h.example.close();
     }

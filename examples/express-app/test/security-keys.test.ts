@@ -209,7 +209,8 @@ describe('example app: a security key over HTTP (software authenticator)', () =>
     await json(h.agent, 'delete', `/mfa/factors/${factorId}`, { method: 'webauthn', response: key.get(proofStep.body.options, { origin: ORIGIN }) }).expect(204);
     expect((await h.agent.get('/mfa/status').expect(200)).body).toMatchObject({ enabled: false, factors: [] });
     await json(h.agent, 'post', '/logout').expect(200);
-    expect((await json(h.agent, 'post', '/login', { email: EMAIL, password: PASSWORD }).expect(200)).body).toEqual({ ok: true, redirect: '/settings' });
+    expect((await json(h.agent, 'post', '/login', { email: EMAIL, password: PASSWORD }).expect(200)).body)
+      .toEqual({ ok: true, redirect: '/settings', enrollment: { required: false, graceUntil: null, methods: ['totp', 'webauthn'] } });
   });
 
   it('the step-up page offers the key only to a user who has one; a backup code removes a key too', async () => {
