@@ -486,10 +486,12 @@ describe('example app: configuration from the environment', () => {
     }
   });
 
-  it('reads PORT, STEP_UP_MAX_AGE, COOKIE_SECURE and the keys', () => {
-    const cfg = configFromEnv({ DATA_DIR: dir, PORT: '4100', STEP_UP_MAX_AGE: '60', COOKIE_SECURE: 'true', ...KEYS_ENV });
+  it('reads PORT, STEP_UP_MAX_AGE, COOKIE_SECURE, AUDIT_RETENTION_DAYS and the keys', () => {
+    const cfg = configFromEnv({ DATA_DIR: dir, PORT: '4100', STEP_UP_MAX_AGE: '60', COOKIE_SECURE: 'true', AUDIT_RETENTION_DAYS: '90', ...KEYS_ENV });
     expect(cfg.port).toBe(4100);
-    expect(cfg.app).toMatchObject({ stepUpMaxAge: 60, secureCookies: true, keys: KEYS });
+    expect(cfg.app).toMatchObject({ stepUpMaxAge: 60, secureCookies: true, keys: KEYS, auditRetentionDays: 90 });
+    expect(cfg.summary).toContain('audit log: events kept 90 days');
+    expect(() => configFromEnv({ DATA_DIR: dir, AUDIT_RETENTION_DAYS: '0', ...KEYS_ENV })).toThrow(/AUDIT_RETENTION_DAYS must be a positive integer/);
     // Dev mode only by an explicit setting: without SMS_DEV_MODE there is no SMS (and no code on any page).
     expect(cfg.app.devCodes).toBeUndefined();
     expect(cfg.app.sms).toBeUndefined();
@@ -505,6 +507,7 @@ describe('example app: configuration from the environment', () => {
     expect(twilio.summary).toContain('SMS: Twilio (from +15005550006)');
     const prod = configFromEnv({ DATA_DIR: dir, NODE_ENV: 'production', ...KEYS_ENV });
     expect(prod.app.sms).toBeUndefined();
+    expect(prod.app.auditRetentionDays).toBe(365);
     expect(prod.app.secureCookies).toBe(true);
     return Promise.all([cfg, dev, twilio, prod].map((c) => c.app.knex.destroy()));
   });
