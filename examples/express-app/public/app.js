@@ -389,7 +389,7 @@
         var rows = $('#user-events tbody');
         rows.textContent = '';
         u.events.forEach(function (e) {
-          var details = [e.factorType && (FACTORS[e.factorType] || e.factorType), e.reason, e.detail && '\u201c' + e.detail + '\u201d', e.actor && 'by ' + e.actor, e.ip]
+          var details = [e.factorType && (FACTORS[e.factorType] || e.factorType), e.reason, e.detail && '\u201c' + e.detail + '\u201d', e.actor && 'by ' + (e.actor === props.userId ? 'you' : 'administrator ' + e.actor), e.ip]
             .filter(Boolean).join(' \u00b7 ');
           rows.appendChild(el('tr', { 'data-type': e.type },
             el('td', null, when(e.at)), el('td', null, EVENTS[e.type] || e.type), el('td', null, e.outcome), el('td', null, details)));

@@ -287,7 +287,7 @@ export function adminPage(user: User, info: { authTime: number; maxAge: number; 
   const tools = info.tools;
   const byType = tools ? Object.entries(tools.stats.byFactorType).map(([t, count]) => `${count} with ${TYPE_NAMES[t] ?? t}`).join(', ') : '';
   return layout({
-    title: 'Admin', page: 'admin', user,
+    title: 'Admin', page: 'admin', user, data: { userId: user.id },
     body: `<section class="card">
       <span class="pill on">Verified</span>
       <h1>Admin area</h1>

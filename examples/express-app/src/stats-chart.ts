@@ -45,7 +45,7 @@ export function statsChart(stats: AdminStats): string {
     const mid = PLOT.left + i * slot + slot / 2;
     const bar = (kind: 'verifications' | 'failures', value: number, x: number) =>
       `<rect class="bar bar-${kind}" data-day="${d.day}" data-value="${value}" x="${n(x)}" y="${n(y(value))}" width="${n(barW)}" height="${n(plotH - (y(value) - PLOT.top))}" fill="${COLORS[kind]}"><title>${d.day}: ${value} ${kind}</title></rect>`;
-    const label = i % labelEvery === 0 || i === days.length - 1
+    const label = (days.length - 1 - i) % labelEvery === 0 // counted from the last day, which always has its label
       ? `<text x="${n(mid)}" y="${HEIGHT - PLOT.bottom + 16}" text-anchor="middle" font-size="11" fill="${COLORS.text}">${shortDay(d.day)}</text>`
       : '';
     return `${bar('verifications', d.verifications, mid - barW - 1)}${bar('failures', d.failures, mid + 1)}${label}`;
