@@ -209,6 +209,12 @@ export function createApp(config: AppConfig): ExampleApp {
     hostProblem(res, 403, 'forbidden', 'Only administrators can use the admin tools.');
   };
   const log = config.log ?? ((line: string) => console.error(line));
+  // The host's MFA policy (src/policy.ts): administrators must use a security key or an authenticator app after a grace period.
+  const hostPolicy = createPolicy(knex, {
+    isAdminEmail: (email) => adminEmails.has(email), emailOf: async (id) => (await users.findById(id))?.email ?? null,
+    methods: config.webauthn ? ['webauthn', 'totp'] : ['totp'], graceDays: config.adminGraceDays ?? 7, now,
+  });
+  migrations.push(() => hostPolicy.migrate());
 
   // --- secondfactor: begin
   const durable = knexStore(knex, { tablePrefix: 'mfa_' });
@@ -221,12 +227,6 @@ export function createApp(config: AppConfig): ExampleApp {
   const mfa = createMfa({ issuer, store, encryptionKeys, signingKey: keys.mfaSigningKey, clock: now, factors });
   const cookie = { secure: secureCookies }; // trusted-device and assertion cookies: Secure and __Host- in production
   const getUserId = (req: Request) => req.user?.id;
-  // The policy (src/policy.ts): administrators must use a security key or an authenticator app after a grace period.
-  const hostPolicy = createPolicy(knex, {
-    isAdminEmail: (email) => adminEmails.has(email), emailOf: async (id) => (await users.findById(id))?.email ?? null,
-    methods: config.webauthn ? ['webauthn', 'totp'] : ['totp'], graceDays: config.adminGraceDays ?? 7, now,
-  });
-  migrations.push(() => hostPolicy.migrate());
   app.use('/mfa', mfaRouter(mfa, {
     getUserId, cookie, assertionCookie: cookie,
     // At a login's enrolment step there is no host session yet: the name comes from the users table.
@@ -239,21 +239,25 @@ export function createApp(config: AppConfig): ExampleApp {
   app.post('/logout', (_req, res, next) => { clearAssertionCookie(res, cookie); next(); });
   const toStepUpPage = (req: Request, res: Response) => { if (wantsHtml(req)) res.redirect(303, `/step-up?next=${encodeURIComponent(req.originalUrl)}`); };
   const stepUp = requireMfa(mfa, { maxAge, getUserId, assertionCookie: cookie, onRequired: toStepUpPage });
-  app.get('/admin', requireLogin, stepUp, async (req, res) => {
+  app.get('/admin', requireLogin, stepUp, adminHandler);
+  // Support (reset, unlock, a user's events, the figures) for administrators with a fresh second factor; the actor is the admin's id.
+  app.use('/admin/api/mfa', requireLogin, requireAdmin, stepUp, mfaAdminRouter(mfa, { authorize: (req) => (isAdmin(req) ? req.user!.id : false) }));
+  app.use(mfaErrorHandler());
+  // --- secondfactor: end
+
+  // ---- the host's admin tools, on the engine above ----
+  /** The step-up demo for everyone; for administrators also the tools and the figures of the last 14 days. */
+  async function adminHandler(req: Request, res: Response): Promise<void> {
     const tools = isAdmin(req) ? { stats: await mfa.admin.stats({ since: Math.floor(now() / DAY_MS) * DAY_MS - 13 * DAY_MS }) } : undefined;
     html(res, adminPage(req.user!, { authTime: req.mfa!.authTime, amr: req.mfa!.amr, maxAge, ...(tools ? { tools } : {}) }));
-  });
-  // Support for administrators (a fresh second factor, like the page): look up, reset, unlock, figures, audit log.
-  const adminOnly = [requireLogin, requireAdmin, stepUp];
-  app.get('/admin/api/users', ...adminOnly, async (req, res) => {
+  }
+  // Finding a user by email (the admin API takes ids): the same admin check and step-up.
+  app.get('/admin/api/users', requireLogin, requireAdmin, stepUp, async (req, res) => {
     const user = await users.findByEmail(req.query.email);
     if (!user) return hostProblem(res, 404, 'not_found', 'No user with this email.', 'email');
     res.setHeader('Cache-Control', 'no-store');
     res.json(user);
   });
-  app.use('/admin/api/mfa', ...adminOnly, mfaAdminRouter(mfa, { authorize: (req) => (isAdmin(req) ? req.user!.id : false) }));
-  app.use(mfaErrorHandler());
-  // --- secondfactor: end
 
   // ---- housekeeping, on the engine above ----
   // Expired challenges, codes, counters and trusted devices, and audit events past the retention, are deleted in the background.
