@@ -229,4 +229,30 @@ describe('example app: a security key over HTTP (software authenticator)', () =>
     expect(page.text).not.toContain('id="step-up-key"');
     expect(page.text).not.toContain(SCRIPT_TAG);
   });
+
+  it('an administrator past the grace period enrols a security key at sign-in (the enrolment page\'s key path), never SMS', async () => {
+    const admin = await start({ webauthn: { rpId: 'localhost', origins: [ORIGIN] }, adminEmails: [EMAIL], sms: { send: async () => undefined } });
+    try {
+      await registerAndLogin(admin); // the policy's first sight of the admin: the grace period starts
+      await json(admin.agent, 'post', '/logout');
+      admin.clock.advance(7 * 86_400 + 1);
+      const enrol = await json(admin.agent, 'post', '/login', { email: EMAIL, password: PASSWORD }).expect(200);
+      expect(enrol.body).toMatchObject({ mfaEnrollmentRequired: true });
+      expect([...enrol.body.methods].sort()).toEqual(['totp', 'webauthn']);
+      const { enrollmentToken } = enrol.body as { enrollmentToken: string };
+      const sms = await json(admin.agent, 'post', '/mfa/sms/setup', { enrollmentToken, phone: '+14155550123' }).expect(400);
+      expect(sms.body).toMatchObject({ code: 'invalid_request', field: 'method' });
+      expect((await admin.agent.get('/login/enroll').expect(200)).text).toContain(SCRIPT_TAG); // the page can use keys
+
+      const key = new SoftAuthenticator();
+      const setup = await json(admin.agent, 'post', '/mfa/webauthn/setup', { enrollmentToken }).expect(200);
+      expect(setup.body.options.user.name).toBe(EMAIL); // the account name from the users table (no session yet)
+      const done = await json(admin.agent, 'post', '/mfa/webauthn/confirm', { enrollmentToken, factorId: setup.body.factorId, response: key.create(setup.body.options, { origin: ORIGIN }) }).expect(200);
+      expect(done.body).toEqual({ ok: true, redirect: '/settings', backupCodes: expect.any(Array) });
+      expect((await admin.agent.get('/mfa/status').expect(200)).body).toMatchObject({ enabled: true, factors: [expect.objectContaining({ type: 'webauthn' })] });
+      expect((await admin.agent.get('/settings').expect(200)).text).not.toContain('id="mfa-banner"');
+    } finally {
+      await admin.example.close();
+    }
+  });
 });
