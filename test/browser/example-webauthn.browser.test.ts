@@ -5,7 +5,8 @@
 // settings page (its only factor: backup codes are shown), cannot add the same key twice, signs in
 // with password + key, steps up on /admin with the key, removes the key with the key itself as fresh
 // proof, and signs in again with the password alone; on 127.0.0.1 instead of localhost the settings
-// page says where keys work. The authenticator's stored credential and its signature counter are
+// page says where keys work; an administrator past the policy's grace period enrols a key on the
+// enrolment page at sign-in (#11). The authenticator's stored credential and its signature counter are
 // checked against what the server keeps. Every new UI state is checked with axe-core (serious or
 // critical findings fail) and saved to artifacts/screenshots/ (git-ignored).
 import { createHash } from 'node:crypto';
@@ -27,6 +28,7 @@ const STEP_UP_MAX_AGE = 4; // seconds: short, so the step-up page is reached aft
 const EMAIL = 'grace@example.com';
 const PASSWORD = 'hopper-1906-compiler';
 const KEY_NAME = 'Laptop passkey';
+const ADMIN = 'admin@example.com'; // an administrator (ADMIN_EMAILS) whose grace period is over
 
 /** Real Chromium or nothing: in CI a missing browser fails the suite; elsewhere one loud line and a skip. */
 const describeBrowser: (name: string, fn: () => void) => void = fs.existsSync(CHROMIUM)
@@ -127,6 +129,7 @@ describeBrowser('example app in Chromium: security keys and passkeys', () => {
       stepUpMaxAge: STEP_UP_MAX_AGE,
       bcryptCost: 4,
       webauthn: { rpId: 'localhost', origins: [base] },
+      adminEmails: [ADMIN],
     });
     await example.migrate();
     server.on('request', example.app);
@@ -293,9 +296,37 @@ describeBrowser('example app in Chromium: security keys and passkeys', () => {
     await screenshot('settings-key-other-origin');
   }, 30_000);
 
+  it('an administrator past the grace period signs in and enrols a security key on the enrolment page, then is signed in (#11)', async () => {
+    await page.goto(`${base}/settings`);
+    await signOut();
+    expect((await page.request.post(`${base}/register`, { data: { email: ADMIN, password: PASSWORD } })).status()).toBe(201);
+    const adminId = ((await example.knex('users').where({ email: ADMIN }).first()) as { id: string }).id;
+    await example.knex('policy_starts').insert({ user_id: adminId, since: new Date(Date.now() - 8 * 86_400_000).toISOString() });
+    await page.goto(`${base}/login`);
+    await page.fill('input[name=email]', ADMIN);
+    await page.fill('input[name=password]', PASSWORD);
+    await page.click('#login-form button[type=submit]');
+    await page.waitForURL(`${base}/login/enroll`);
+    expect(await page.isVisible('#enroll-totp')).toBe(true);
+    expect(await page.locator('#enroll-choice button:visible').allTextContents()).toEqual(['Use a security key', 'Use an authenticator app']); // the key first
+    await screenshot('enroll-key-choice');
+    await page.click('#enroll-key');
+    await page.locator('#enroll-done').waitFor({ state: 'visible' });
+    expect(await page.locator('#backup-codes code').count()).toBe(10);
+    await screenshot('enroll-key-backup-codes');
+    await page.click('#enroll-continue');
+    await page.waitForURL(`${base}/settings`);
+    await expectText(page, '.who', ADMIN);
+    await expectText(page, '#mfa-status', 'On');
+    await expectText(page, '#factor-list li[data-type=webauthn] strong', 'Security key');
+    // The authenticator now also holds the administrator's credential, made for this account name.
+    expect((await credentials()).map((c) => c.userName).sort()).toEqual([ADMIN, EMAIL]);
+  }, 30_000);
+
   it('checked each new security-key state with axe-core', () => {
     expect([...a11yChecked]).toEqual([
       'settings-key-card', 'key-backup-codes', 'settings-key-added', 'proof-dialog-with-key', 'second-factor-key', 'step-up-key', 'settings-key-removed', 'settings-key-other-origin',
+      'enroll-key-choice', 'enroll-key-backup-codes',
     ]);
   });
 });

@@ -300,6 +300,12 @@
       var keyButton = $('#enroll-key');
       $('#enroll-totp').hidden = !allows('totp');
       keyButton.hidden = !(allows('webauthn') && keySupported());
+      // A security key first when it can be used here (it cannot be phished), as on the second-factor page.
+      if (!keyButton.hidden) {
+        keyButton.className = '';
+        $('#enroll-totp').className = 'secondary';
+        choice.insertBefore(keyButton, choice.firstChild);
+      }
       var pendingFactor = null;
       /** The login is complete (the session cookie is set): show the backup codes once, then continue. */
       var finished = function (r) {
