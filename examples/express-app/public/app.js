@@ -374,7 +374,7 @@
     var FACTORS = { totp: 'Authenticator app', sms: 'Text message', email: 'Email', webauthn: 'Security key' };
     var target = null;
     var showUser = function () {
-      return api('GET', '/admin/api/mfa/users/' + encodeURIComponent(target.id)).then(function (u) {
+      return api('GET', '/admin/mfa/users/' + encodeURIComponent(target.id)).then(function (u) {
         $('#user-email').textContent = target.email;
         var pill = $('#user-status');
         pill.textContent = u.locked ? 'Locked' : u.enabled ? 'Two-step verification: On' : 'Two-step verification: Off';
@@ -405,7 +405,7 @@
     };
     onSubmit($('#user-search'), function (data) {
       var email = String(data.get('email') || '').trim();
-      return api('GET', '/admin/api/users?email=' + encodeURIComponent(email)).then(function (u) {
+      return api('GET', '/admin/find-user?email=' + encodeURIComponent(email)).then(function (u) {
         target = u;
         $('#reset-form').reset();
         return showUser();
@@ -416,13 +416,13 @@
     });
     $('#user-unlock').addEventListener('click', function () {
       clearAlert();
-      api('POST', '/admin/api/mfa/users/' + encodeURIComponent(target.id) + '/unlock', {})
+      api('POST', '/admin/mfa/users/' + encodeURIComponent(target.id) + '/unlock', {})
         .then(function () { showAlert('Unlocked ' + target.email + '.', 'success'); return showUser(); })
         .catch(function (error) { showAlert(error.message); });
     });
     onSubmit($('#reset-form'), function (data) {
       var reason = String(data.get('reason') || '').trim();
-      return api('POST', '/admin/api/mfa/users/' + encodeURIComponent(target.id) + '/reset', reason ? { reason: reason } : {})
+      return api('POST', '/admin/mfa/users/' + encodeURIComponent(target.id) + '/reset', reason ? { reason: reason } : {})
         .then(function () {
           $('#reset-form').reset();
           showAlert('Two-step verification of ' + target.email + ' was reset: they set it up again at their next sign-in.', 'success');

@@ -241,7 +241,7 @@ export function createApp(config: AppConfig): ExampleApp {
   const stepUp = requireMfa(mfa, { maxAge, getUserId, assertionCookie: cookie, onRequired: toStepUpPage });
   app.get('/admin', requireLogin, stepUp, adminHandler);
   // Support (reset, unlock, a user's events, the figures) for administrators with a fresh second factor; the actor is the admin's id.
-  app.use('/admin/api/mfa', requireLogin, requireAdmin, stepUp, mfaAdminRouter(mfa, { authorize: (req) => (isAdmin(req) ? req.user!.id : false) }));
+  app.use('/admin/mfa', requireLogin, requireAdmin, stepUp, mfaAdminRouter(mfa, { authorize: (req) => (isAdmin(req) ? req.user!.id : false) }));
   app.use(mfaErrorHandler());
   // --- secondfactor: end
 
@@ -252,7 +252,7 @@ export function createApp(config: AppConfig): ExampleApp {
     html(res, adminPage(req.user!, { authTime: req.mfa!.authTime, amr: req.mfa!.amr, maxAge, ...(tools ? { tools } : {}) }));
   }
   // Finding a user by email (the admin API takes ids): the same admin check and step-up.
-  app.get('/admin/api/users', requireLogin, requireAdmin, stepUp, async (req, res) => {
+  app.get('/admin/find-user', requireLogin, requireAdmin, stepUp, async (req, res) => {
     const user = await users.findByEmail(req.query.email);
     if (!user) return hostProblem(res, 404, 'not_found', 'No user with this email.', 'email');
     res.setHeader('Cache-Control', 'no-store');

@@ -658,17 +658,17 @@ describe('example app: hardening (#9)', () => {
       await json(admin, 'post', '/mfa/totp/confirm', { factorId: setup.body.factorId, code: totp(setup.body.secret, h.clock.now()) }).expect(200);
       h.clock.advance(30);
       // The admin tools need a fresh second factor of the admin (step-up), then they work.
-      await admin.get('/admin/api/users?email=alice@example.com').expect(401);
+      await admin.get('/admin/find-user?email=alice@example.com').expect(401);
       await json(admin, 'post', '/mfa/step-up', { code: totp(setup.body.secret, h.clock.now()) }).expect(200);
       expect((await admin.get('/admin').set('Accept', 'text/html')).text).toContain('id="user-search"');
-      await admin.get('/admin/api/users?email=nobody@example.com').expect(404);
-      const alice = (await admin.get('/admin/api/users?email=alice@example.com').expect(200)).body as { id: string; email: string };
+      await admin.get('/admin/find-user?email=nobody@example.com').expect(404);
+      const alice = (await admin.get('/admin/find-user?email=alice@example.com').expect(200)).body as { id: string; email: string };
       expect(alice.email).toBe('alice@example.com');
-      const before = await admin.get(`/admin/api/mfa/users/${alice.id}`).expect(200);
+      const before = await admin.get(`/admin/mfa/users/${alice.id}`).expect(200);
       expect(before.body).toMatchObject({ userId: alice.id, enabled: true, locked: true });
       expect(before.body.events.some((e: { type: string }) => e.type === 'mfa.locked')).toBe(true);
-      await json(admin, 'post', `/admin/api/mfa/users/${alice.id}/unlock`).expect(204);
-      const after = await admin.get(`/admin/api/mfa/users/${alice.id}`).expect(200);
+      await json(admin, 'post', `/admin/mfa/users/${alice.id}/unlock`).expect(204);
+      const after = await admin.get(`/admin/mfa/users/${alice.id}`).expect(200);
       expect(after.body.locked).toBe(false);
       expect(after.body.events[0]).toMatchObject({ type: 'mfa.unlocked', actor: expect.any(String), purpose: 'admin' });
 
@@ -678,7 +678,7 @@ describe('example app: hardening (#9)', () => {
 
       // A user who is not an administrator cannot use the tools, even with a fresh second factor.
       await json(h.agent, 'post', '/mfa/step-up', { code: totp(secret, h.clock.now() + 30_000) }).expect(200);
-      await json(h.agent, 'post', `/admin/api/mfa/users/${alice.id}/unlock`).expect(403);
+      await json(h.agent, 'post', `/admin/mfa/users/${alice.id}/unlock`).expect(403);
       expect((await h.agent.get('/admin').set('Accept', 'text/html').expect(200)).text).not.toContain('id="user-search"');
     } finally {
       await h.example.close();

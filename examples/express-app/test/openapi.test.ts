@@ -39,6 +39,15 @@ test('GET /mfa/openapi.json is docs/openapi.yaml as JSON, describing the routes 
     .filter(([, item]) => item.servers !== undefined)
     .map(([p, item]) => `${item.servers!.map((s) => s.url).join(',')} ${p}`);
   expect(elsewhere.sort()).toEqual(['/ /login', '/admin/mfa /events', '/admin/mfa /stats', '/admin/mfa /users/{id}', '/admin/mfa /users/{id}/reset', '/admin/mfa /users/{id}/unlock']);
+  // The example mounts mfaAdminRouter() at the documented /admin/mfa: each admin route is there, behind the host's login.
+  for (const [p, item] of Object.entries(res.body.paths as Record<string, Record<string, unknown> & { servers?: { url: string }[] }>)) {
+    if (item.servers?.[0]?.url !== '/admin/mfa') continue;
+    for (const method of Object.keys(item).filter((k) => k !== 'servers')) {
+      const r = await request(example.app)[method as 'get' | 'post'](`/admin/mfa${p.replace(/\{\w+\}/g, 'x')}`).set('Content-Type', 'application/json').set('Accept', 'application/json').send(method === 'get' ? undefined : {});
+      expect([method, p, r.status, r.body.code]).toEqual([method, p, 401, 'unauthenticated']);
+    }
+  }
+  expect((await request(example.app).get('/admin/no-such-route').set('Accept', 'application/json')).status).toBe(404);
   const unknown = await request(example.app).post('/mfa/no-such-route').set('Content-Type', 'application/json').send({});
   expect([unknown.status, unknown.body.code]).toEqual([404, 'not_found']); // what a missing route looks like
   // Setup, confirm and challenge routes are mounted per factor type the server offers (this one:

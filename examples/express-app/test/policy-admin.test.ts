@@ -169,8 +169,8 @@ describe('the admin tools: behind the example\'s admin check and step-up', () =>
 
   it('refuses everyone but a stepped-up admin: 401 without a session or a fresh factor, 403 for a non-admin', async () => {
     await steppedUpAdmin(h);
-    const adminId = (await h.agent(ADMIN).get(`/admin/api/users?email=${ADMIN}`).expect(200)).body.id as string;
-    const urls = ['/admin/api/users?email=root@example.com', `/admin/api/mfa/users/${adminId}`, '/admin/api/mfa/stats', '/admin/api/mfa/events'];
+    const adminId = (await h.agent(ADMIN).get(`/admin/find-user?email=${ADMIN}`).expect(200)).body.id as string;
+    const urls = ['/admin/find-user?email=root@example.com', `/admin/mfa/users/${adminId}`, '/admin/mfa/stats', '/admin/mfa/events'];
     for (const url of urls) await request(h.example.app).get(url).set('Accept', 'application/json').expect(401);
     // bob has a fresh second factor too, but is no admin.
     await register(h, 'bob@example.com');
@@ -178,12 +178,12 @@ describe('the admin tools: behind the example\'s admin check and step-up', () =>
     const secret = await enableTotp(h, 'bob@example.com');
     await post(h.agent('bob@example.com'), '/mfa/step-up', { code: totp(secret, h.clock.now()) }).expect(200);
     for (const url of urls) expect((await h.agent('bob@example.com').get(url).expect(403)).body.code).toBe('forbidden');
-    await post(h.agent('bob@example.com'), `/admin/api/mfa/users/${adminId}/reset`, { reason: 'no' }).expect(403);
+    await post(h.agent('bob@example.com'), `/admin/mfa/users/${adminId}/reset`, { reason: 'no' }).expect(403);
     expect((await h.example.mfa.admin.status(adminId)).enabled).toBe(true);
     // The admin, once the step-up is stale, is asked again.
     for (const url of urls) await h.agent(ADMIN).get(url).expect(200);
     h.clock.advance(301);
-    await h.agent(ADMIN).get('/admin/api/mfa/stats').expect(401);
+    await h.agent(ADMIN).get('/admin/mfa/stats').expect(401);
   });
 
   it('a reset (with its reason, audited with the admin as actor) makes an admin past the grace period enrol again at the next login', async () => {
@@ -193,10 +193,10 @@ describe('the admin tools: behind the example\'s admin check and step-up', () =>
     await post(h.agent(SECOND_ADMIN), '/logout');
     h.clock.advance(8 * DAY);
     await steppedUpAdmin(h); // root: within its own grace period, with an app
-    const target = (await h.agent(ADMIN).get(`/admin/api/users?email=${SECOND_ADMIN}`).expect(200)).body as { id: string };
-    const actor = (await h.agent(ADMIN).get(`/admin/api/users?email=${ADMIN}`).expect(200)).body.id as string;
-    await post(h.agent(ADMIN), `/admin/api/mfa/users/${target.id}/reset`, { reason: 'lost phone, checked by video call' }).expect(204);
-    const seen = await h.agent(ADMIN).get(`/admin/api/mfa/users/${target.id}`).expect(200);
+    const target = (await h.agent(ADMIN).get(`/admin/find-user?email=${SECOND_ADMIN}`).expect(200)).body as { id: string };
+    const actor = (await h.agent(ADMIN).get(`/admin/find-user?email=${ADMIN}`).expect(200)).body.id as string;
+    await post(h.agent(ADMIN), `/admin/mfa/users/${target.id}/reset`, { reason: 'lost phone, checked by video call' }).expect(204);
+    const seen = await h.agent(ADMIN).get(`/admin/mfa/users/${target.id}`).expect(200);
     expect(seen.body).toMatchObject({ enabled: false, factors: [], backupCodesRemaining: 0 });
     expect(seen.body.events[0]).toMatchObject({ type: 'mfa.reset', actor, detail: 'lost phone, checked by video call', purpose: 'admin' });
     const next = await login(h, SECOND_ADMIN).expect(200);
@@ -225,7 +225,7 @@ describe('the admin tools: behind the example\'s admin check and step-up', () =>
     const day3 = new Date(h.clock.now()).toISOString().slice(0, 10);
 
     await steppedUpAdmin(h); // one more verification (the admin's step-up) on day 3
-    const stats = (await h.agent(ADMIN).get(`/admin/api/mfa/stats?since=${encodeURIComponent(new Date(h.clock.now() - 13 * DAY * 1000).toISOString().slice(0, 10))}`).expect(200)).body;
+    const stats = (await h.agent(ADMIN).get(`/admin/mfa/stats?since=${encodeURIComponent(new Date(h.clock.now() - 13 * DAY * 1000).toISOString().slice(0, 10))}`).expect(200)).body;
     expect(stats.usersWithMfa).toBe(2);
     expect(stats.byFactorType).toEqual({ totp: 2 });
     const byDay = Object.fromEntries((stats.days as Array<{ day: string; verifications: number; failures: number }>).map((d) => [d.day, [d.verifications, d.failures]]));
