@@ -280,7 +280,7 @@ export function createApp(config: AppConfig): ExampleApp {
     return status.enabled ? null : { required: false };
   }
 
-  // ---- the host's own pages and routes (unchanged by MFA) ----
+  // ---- the host's own pages and routes (unchanged by MFA, but for the policy's banner) ----
   app.get('/', async (req, res) => html(res, homePage(req.user ?? null, req.user ? await bannerFor(req.user) : null)));
   app.get('/register', (_req, res) => html(res, registerPage()));
   app.post('/register', async (req, res) => {
