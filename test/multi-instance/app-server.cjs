@@ -29,8 +29,20 @@ const db = Knex({
   pool: { min: 0, max: 10 },
   acquireConnectionTimeout: 3000,
 });
+/**
+ * SF_REDIS_CLUSTER=host:port,host:port,…: an ioredis Cluster on these seed nodes instead of
+ * SF_REDIS_URL (the Redis Cluster suite). Its offline queue stays on: during a failover or a slot
+ * move, commands wait for the new slot map (bounded by commandTimeout) rather than fail.
+ */
+function redisCluster(seeds) {
+  const nodes = seeds.split(',').map((seed) => {
+    const [host, port] = seed.trim().split(':');
+    return { host, port: Number(port) };
+  });
+  return new Redis.Cluster(nodes, { redisOptions: { commandTimeout: 5000 }, retryDelayOnFailover: 100, retryDelayOnTryAgain: 50 });
+}
 // Fail fast while Redis is away instead of queueing requests until it returns.
-const redis = new Redis(env.SF_REDIS_URL, {
+const redis = env.SF_REDIS_CLUSTER ? redisCluster(env.SF_REDIS_CLUSTER) : new Redis(env.SF_REDIS_URL, {
   enableOfflineQueue: false,
   maxRetriesPerRequest: 0,
   commandTimeout: 2000,
