@@ -182,10 +182,10 @@ describeWithRedisCluster('multi-instance over a Redis Cluster (3 masters + 3 rep
         .filter(([, , m]) => Number(m[1]) === victim).map(([lo, hi]) => [lo, hi] as const);
       const onVictim = (user: string) => ranges.some(([lo, hi]) => keySlot(`${keyPrefix}attempts:{${user}}`) >= lo && keySlot(`${keyPrefix}attempts:{${user}}`) <= hi);
       const users: string[] = [];
-      for (let i = 0; users.length < 8; i++) if (onVictim(`mic-fo-${i}`)) users.push(`mic-fo-${i}`);
+      for (let i = 0; users.length < 12; i++) if (onVictim(`mic-fo-${i}`)) users.push(`mic-fo-${i}`);
       const enrolled = await Promise.all(users.map((u) => enrol(u)));
 
-      // Challenges created before the failover (spread over every master), answered after it.
+      // Challenges created before the failover (their keys spread over every master), answered after it.
       const survivor = users[0]!;
       const before = await Promise.all(Array.from({ length: 20 }, (_, i) => challenge(i % 2 ? a : b, survivor)));
 
@@ -246,6 +246,7 @@ describeWithRedisCluster('multi-instance over a Redis Cluster (3 masters + 3 rep
           ended = Date.now();
         }
       })();
+      // Rounds of at least 200 ms: 12 users × 3 rounds of codes last through a failover of 7 s or more.
       const rounds = (async () => {
         let after = 0;
         for (let n = 0; after < 2; n++) {
@@ -253,6 +254,7 @@ describeWithRedisCluster('multi-instance over a Redis Cluster (3 masters + 3 rep
           if (!(await round(n))) throw new Error(`out of backup codes after ${n} rounds (the failover took too long)`);
           spans.push([start, Date.now()]);
           if (ended > 0) after++;
+          else await sleep(200 - (Date.now() - start));
         }
       })();
       const [moved] = await Promise.all([failover, rounds]);
