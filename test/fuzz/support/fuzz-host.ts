@@ -1,20 +1,35 @@
 // test/fuzz/support/fuzz-host.ts
 // The host application the HTTP fuzz runs against, on a real listening server: mfaRouter at
 // /mfa (assertion cookie on), the host's password login with mfaGate at /login, requireMfa
-// with and without maxAge at /admin and /admin-any-age, mfaErrorHandler, and a last
-// host error handler that records anything the library let through (the fuzz fails on it).
+// with and without maxAge at /admin and /admin-any-age, mfaAdminRouter at /support (the host's
+// admin check: the `x-admin` header carries ADMIN_KEY), a second login at /login-policy whose
+// gate applies an enforcement policy (a user without a counted factor gets an enrolment token),
+// mfaErrorHandler, and a last host error handler that records anything the library let through
+// (the fuzz fails on it). Every event core emits is kept until the fuzz reads it.
 // Users are enrolled through core directly (memory store, fake clock, bcrypt cost 4); a user
 // whose state a lucky request changed (disable, remove, regenerate) is replaced by a fresh one.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { backupCodes, createMfa, email, generateTotp, memoryStore, sms, totp, type CodeMessage, type Mfa } from '@secondfactor/core';
+import { backupCodes, createMfa, email, generateTotp, memoryStore, sms, totp, type CodeMessage, type Mfa, type MfaEvent, type MfaPolicy } from '@secondfactor/core';
 
 const OOB = { resendCooldownSeconds: 0, sendLimits: { perUserPerHour: 1000, perDestinationPerHour: 1000, perIpPerHour: 100_000, globalPerHour: 10_000_000 } };
-import { mfaErrorHandler, mfaGate, mfaRouter, problem, requireMfa, sendProblem } from '@secondfactor/express';
+import { mfaAdminRouter, mfaErrorHandler, mfaGate, mfaRouter, problem, requireMfa, sendProblem } from '@secondfactor/express';
 import { fakeClock, KEY_1, SIGNING_KEY } from '../../../packages/core/test/support/harness';
 
 const STEP_UP_MAX_AGE = 60;
+/** The `x-admin` header value the host's admin check accepts (anything else: not an admin). */
+export const ADMIN_KEY = 'fuzz-admin-key-7f3a';
+/** The actor the admin check names (recorded with every admin action). */
+export const ADMIN_ACTOR = 'support-agent-1';
+
+/**
+ * The enforcement policy of /login-policy: MFA required now (no grace); an authenticator app or
+ * email counts — for carol only email, so carol (TOTP only) is sent to enrol as bob (nothing) is.
+ */
+export function policyFor(userId: string): MfaPolicy {
+  return { required: true, methods: userId.startsWith('carol.') ? ['email'] : ['totp', 'email'] };
+}
 
 /** What a pool slot is enrolled with. */
 export const PROFILES = [
@@ -40,6 +55,8 @@ const UA = 'secondfactor-fuzz/1.0 (X11; Linux x86_64) Firefox/140.0';
 export async function startFuzzHost() {
   const clock = fakeClock();
   const outbox: CodeMessage[] = [];
+  /** Every event since the fuzz last took them (it splices the array after each request). */
+  const events: MfaEvent[] = [];
   const sender = { send: async (m: CodeMessage) => void outbox.push(m) };
   const mfa: Mfa = createMfa({
     issuer: 'Fuzz Co',
@@ -50,6 +67,7 @@ export async function startFuzzHost() {
     // Every request comes from 127.0.0.1: the per-IP limits would end the fuzz's reach early.
     limits: { perIpPerWindow: 1_000_000, lockAfterFailures: 60, backoffAfterFailures: 40, backoffBaseSeconds: 1, backoffMaxSeconds: 60 },
     challenge: { maxAttempts: 10 },
+    onEvent: (event) => void events.push(event),
     factors: [
       totp(),
       sms({ sender, ...OOB }),
@@ -130,6 +148,15 @@ export async function startFuzzHost() {
     const trustedDevice = (res.locals.mfaGate as { trustedDevice: boolean }).trustedDevice;
     res.status(200).json({ session: `session-of-${userId}`, trustedDevice });
   });
+  app.post('/login-policy', express.json(), checkPassword, mfaGate(mfa, { policy: (userId) => policyFor(userId) }), (_req, res) => {
+    const userId = res.locals.userId as string;
+    const trustedDevice = (res.locals.mfaGate as { trustedDevice: boolean }).trustedDevice;
+    res.status(200).json({ session: `session-of-${userId}`, trustedDevice });
+  });
+  app.use('/support', mfaAdminRouter(mfa, {
+    authorize: (req) => (req.get('x-admin') === ADMIN_KEY ? ADMIN_ACTOR : false),
+    onError: (error) => void routerErrors.push(error),
+  }));
   app.get('/admin', requireMfa(mfa, { maxAge: STEP_UP_MAX_AGE, getUserId: currentUser }), (req, res) => {
     res.status(200).json({ admin: true, mfa: req.mfa });
   });
@@ -148,7 +175,7 @@ export async function startFuzzHost() {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
   return {
-    mfa, clock, outbox, fixtures, port, agent, hostErrors, routerErrors, enrol,
+    mfa, clock, outbox, events, fixtures, port, agent, hostErrors, routerErrors, enrol,
     totpNow: (secret: string) => generateTotp(secret, clock.now(), TOTP),
     async close() {
       agent.destroy();
