@@ -3,9 +3,12 @@
 // processes (app-server.cjs with SF_REDIS_CLUSTER: an ioredis Cluster client) share PostgreSQL and
 // a 3-master + 3-replica cluster started by this file. One backup code, one TOTP step, one
 // challenge: exactly one success across instances; the failure limits hold across instances; a
-// trusted device crosses instances; and the races go on while the master holding the users'
-// attempt state fails over to its replica (CLUSTER FAILOVER): exactly one success per race, no
-// 5xx, challenges created before the failover still there after it, a race's losing code unspent.
+// trusted device crosses instances; an enrolment token (the policy's, kept in the cluster) is used
+// and spent on either instance, and ten parallel confirms of it complete one login; an admin
+// unlock on one instance ends a lock reached on the other. And the races go on while the master
+// holding the users' attempt state fails over to its replica (CLUSTER FAILOVER): exactly one
+// success per race, no 5xx, challenges created before the failover still there after it, a
+// race's losing code unspent.
 import { randomBytes } from 'node:crypto';
 import Knex, { type Knex as KnexType } from 'knex';
 import type { Cluster } from 'ioredis';
@@ -35,7 +38,10 @@ describeWithRedisCluster('multi-instance over a Redis Cluster (3 masters + 3 rep
     /** The race pair: limits high enough that a lost race's failures never end in a backoff. */
     let a: Instance;
     let b: Instance;
-    /** The limit pair: lock and backoff after 6 failures, as in the single-Redis suite. */
+    /**
+     * The limit pair: lock and backoff after 6 failures, as in the single-Redis suite; with the
+     * policy (`must-…` users must use TOTP) and the admin router (`x-admin: admin-…`).
+     */
     let l1: Instance;
     let l2: Instance;
 
@@ -53,7 +59,7 @@ describeWithRedisCluster('multi-instance over a Redis Cluster (3 masters + 3 rep
       };
       const [race, limit] = await Promise.all([
         startInstances({ ...env, SF_BACKOFF_AFTER: '100', SF_LOCK_AFTER: '100', SF_PER_IP_PER_WINDOW: '1000000' }, 2),
-        startInstances({ ...env, SF_BACKOFF_AFTER: '6', SF_LOCK_AFTER: '6' }, 2),
+        startInstances({ ...env, SF_BACKOFF_AFTER: '6', SF_LOCK_AFTER: '6', SF_POLICY: 'required', SF_ADMIN: '1' }, 2),
       ]);
       [a, b] = race as [Instance, Instance];
       [l1, l2] = limit as [Instance, Instance];
@@ -173,6 +179,54 @@ describeWithRedisCluster('multi-instance over a Redis Cluster (3 masters + 3 rep
       const login = await json(b.url, '/login', { userId: 'mic-device' }, { cookie });
       expect(login.status).toBe(200);
       expect(login.body).toEqual({ session: 'host-session-for-mic-device' });
+    }, 30_000);
+
+    test('the enrolment token crosses instances: gate on one, setup on the other, confirm completes the login once; replays refused on both', async () => {
+      const user = 'must-enrol';
+      const gate = await json(l1.url, '/login', { userId: user });
+      expect(gate.body).toMatchObject({ mfaEnrollmentRequired: true, methods: ['totp'] });
+      const token = gate.body.enrollmentToken as string;
+      const setup = await json(l2.url, '/mfa/totp/setup', { enrollmentToken: token });
+      expect(setup.status).toBe(200);
+      const done = await json(l1.url, '/mfa/totp/confirm', { enrollmentToken: token, factorId: setup.body.factorId, code: await totpAt(setup.body.secret, stepNow() - 1) });
+      expect(done.status).toBe(200);
+      expect(done.body).toMatchObject({ tokenType: 'Bearer', accessToken: expect.any(String), factor: { id: setup.body.factorId, type: 'totp' } });
+      for (const inst of [l2, l1]) {
+        const again = await json(inst.url, '/mfa/totp/setup', { enrollmentToken: token });
+        expect([again.status, again.body.code]).toEqual([401, 'challenge_expired']);
+      }
+      expect((await json(l2.url, '/login', { userId: user })).body).toMatchObject({ mfaRequired: true });
+    }, 30_000);
+
+    test('ten parallel confirms of one enrolment over both instances: exactly one completes the login', async () => {
+      const user = 'must-race';
+      const token = (await json(l2.url, '/login', { userId: user })).body.enrollmentToken as string;
+      const setup = await json(l1.url, '/mfa/totp/setup', { enrollmentToken: token });
+      expect(setup.status).toBe(200);
+      const code = await totpAt(setup.body.secret, stepNow());
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+        json((i % 2 ? l1 : l2).url, '/mfa/totp/confirm', { enrollmentToken: token, factorId: setup.body.factorId, code })));
+      expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+      for (const r of results.filter((x) => x.status !== 200)) {
+        expect([401, 409, 429]).toContain(r.status);
+        expect(JSON.stringify(r.body)).not.toMatch(/accessToken|backupCodes/);
+      }
+      expect((await json(l1.url, '/mfa/status', undefined, { 'x-user-id': user })).body.factors).toHaveLength(1);
+    }, 30_000);
+
+    test('an admin unlock on one instance ends a lock reached on the other', async () => {
+      const user = 'mic-lock';
+      const { secret } = await enrol(user, [l1, l2]);
+      for (let i = 0; i < 6; i++) {
+        const r = await verify(l2, await challenge(l2, user), 'totp', '000000');
+        expect([i, r.status]).toEqual([i, 401]);
+      }
+      const refused = await verify(l1, await challenge(l1, user), 'totp', await totpAt(secret, stepNow()));
+      expect([refused.status, refused.body.code]).toEqual([429, 'too_many_attempts']);
+      expect((await json(l1.url, `/admin/mfa/users/${user}`, undefined, { 'x-admin': 'admin-a' })).body).toMatchObject({ locked: true });
+      expect((await json(l1.url, `/admin/mfa/users/${user}/unlock`, {}, { 'x-admin': 'not-an-admin' })).status).toBe(403);
+      expect((await json(l1.url, `/admin/mfa/users/${user}/unlock`, {}, { 'x-admin': 'admin-a' })).status).toBe(204);
+      expect((await verify(l2, await challenge(l2, user), 'totp', await totpAt(secret, stepNow()))).status).toBe(200);
     }, 30_000);
 
     test('during a CLUSTER FAILOVER of the master holding the users\' attempt state: one success per race, no 5xx, nothing lost', async () => {
