@@ -124,7 +124,13 @@ describeWithRedisCluster('multi-instance over a Redis Cluster (3 masters + 3 rep
       const results = await Promise.all(tokens.map((t, i) => verify(i % 2 ? b : a, t, 'backup_code', backupCodes[0]!)));
       const statuses = results.map((r) => r.status);
       expect(statuses.filter((s) => s === 200)).toHaveLength(1);
-      expect(results.filter((r) => r.status !== 200 && r.status !== 401).map((r) => [r.status, r.body?.code])).toEqual([]);
+      // A 100-way race on one user's attempt state can use up core's 64 compare-and-set rounds for
+      // a few requests: they fail closed with 503 store_unavailable (seen once in about 15 runs, 3
+      // of 100 requests). Any other answer is a wrong code (401) or a backoff (429).
+      const unavailable = results.filter((r) => r.status === 503);
+      if (unavailable.length > 0) report(`100-way backup-code race: ${unavailable.length} × 503 (attempt-state contention)`);
+      expect(unavailable.map((r) => r.body?.code).filter((c) => c !== 'store_unavailable')).toEqual([]);
+      expect(results.filter((r) => ![200, 401, 429, 503].includes(r.status)).map((r) => [r.status, r.body?.code])).toEqual([]);
     }, 60_000);
 
     test('the same TOTP code sent to both instances → exactly 1 success', async () => {
