@@ -131,6 +131,8 @@ export async function startCluster(options: { masters?: number; replicasPerMaste
         '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
         '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '5000',
         '--dir', dir, '--save', '', '--appendonly', 'no', '--logfile', join(dir, `redis-${port}.log`),
+        // A replica's first full sync starts at once (Redis waits 5 s by default for more replicas).
+        '--repl-diskless-sync-delay', '0',
       ], { stdio: 'ignore' });
       nodes.push({ port, proc });
     }
@@ -204,7 +206,24 @@ export async function startCluster(options: { masters?: number; replicasPerMaste
     return port;
   }
 
+  /**
+   * Every replica has finished its first full sync and follows its master. Until then a replica
+   * holds no copy of the data: a failover in that window (seen: CLUSTER FAILOVER 3 s after the
+   * cluster formed, its RDB still pending) is not the failover the suites mean to test.
+   */
+  async function waitReplicasInSync(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const infos = await Promise.all(alive().map(async (n) => String(await node(n.port).call('INFO', 'replication'))));
+      const replicas = infos.filter((i) => i.includes('role:slave'));
+      if (replicas.length > 0 && replicas.every((i) => i.includes('master_link_status:up') && i.includes('master_sync_in_progress:0'))) return;
+      if (Date.now() > deadline) throw new Error('Redis Cluster replicas did not finish their first sync');
+      await sleep(100);
+    }
+  }
+
   await waitConverged(30_000);
+  await waitReplicasInSync();
 
   return {
     nodes,
@@ -232,6 +251,8 @@ export async function startCluster(options: { masters?: number; replicasPerMaste
         await sleep(20);
       }
       await waitConverged();
+      // The old master now follows the new one: wait for its resync, so the next failover has a replica with the data.
+      await waitReplicasInSync();
       return { from, to: replica.port };
     },
     async migrateSlot(slot, { keysPerBatch = 10, pauseMs = 0 } = {}) {
