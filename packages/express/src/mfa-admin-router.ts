@@ -5,10 +5,11 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { Mfa } from '@secondfactor/core';
 import { optionalString, routeUserId } from './fields';
+import { routerErrorHandler } from './error-handler';
 import { handleAsyncErrors } from './handle-async';
 import { logUnexpectedError } from './log-error';
 import { checkFunction, checkKnownKeys, checkMfa } from './options';
-import { invalidRequest, problemForError, ProblemError, sendProblem } from './problem';
+import { invalidRequest, ProblemError } from './problem';
 import { readJsonBody } from './read-body';
 import { contextOf } from './request-context';
 
@@ -114,20 +115,6 @@ export function mfaAdminRouter(mfa: Mfa, options: MfaAdminRouterOptions): Router
     }));
   }));
 
-  router.use(function mfaAdminRouterErrorHandler(error: unknown, req: Request, res: Response, next: (err?: unknown) => void) {
-    if (res.headersSent) {
-      next(error);
-      return;
-    }
-    const p = problemForError(error) ?? new ProblemError('internal_error');
-    if (p.problem.status >= 500) {
-      try {
-        onError(error, req);
-      } catch {
-        // A logging failure must not change the answer.
-      }
-    }
-    sendProblem(res, p);
-  });
+  router.use(routerErrorHandler('mfaAdminRouterErrorHandler', onError));
   return router;
 }

@@ -8,10 +8,11 @@ import { UNSAFE_LABEL_CHARACTERS, type FactorTypeInfo, type Mfa } from '@secondf
 import { appendSetCookie, readCookie, resolveAssertionCookie, resolveTrustedDeviceCookie, serializeCookie } from './cookies';
 import { optionalBoolean, optionalString, requiredObject, requiredString, routeId } from './fields';
 import { CORE_PROOF_MAX_AGE_SECONDS, freshProofOf, optionalProofOf, type ProofSettings } from './fresh-proof';
+import { routerErrorHandler } from './error-handler';
 import { handleAsyncErrors } from './handle-async';
 import { checkFunction, checkKnownKeys, checkMfa, checkSeconds, configError } from './options';
 import { logUnexpectedError } from './log-error';
-import { failureProblem, invalidRequest, problemForError, ProblemError, sendProblem } from './problem';
+import { failureProblem, invalidRequest, ProblemError } from './problem';
 import { readJsonBody, type JsonBody } from './read-body';
 import { contextOf, resolveUserId } from './request-context';
 import type { MfaRouterOptions } from './types';
@@ -275,21 +276,7 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
   }));
 
   // Errors of the routes above: problem+json, never a stack trace; unknown errors are a bare 500.
-  router.use(function mfaRouterErrorHandler(error: unknown, req: Request, res: Response, next: (err?: unknown) => void) {
-    if (res.headersSent) {
-      next(error);
-      return;
-    }
-    const p = problemForError(error) ?? new ProblemError('internal_error');
-    if (p.problem.status >= 500) {
-      try {
-        onError(error, req);
-      } catch {
-        // A logging failure must not change the answer.
-      }
-    }
-    sendProblem(res, p);
-  });
+  router.use(routerErrorHandler('mfaRouterErrorHandler', onError));
 
   return router;
 }
