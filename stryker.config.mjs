@@ -2,7 +2,7 @@
 // Mutation testing of @secondfactor/core (issue #14, "Tests that can fail"): Stryker mutates
 // core's sources and runs core's own unit suite (packages/core/test) against each mutant.
 // Run with `pnpm mutation` (slow; not part of `pnpm test` or .ci/run). Results: reports/mutation/.
-// Narrow a run with `pnpm mutation --mutate packages/core/src/totp.ts`.
+// Narrow a run with `pnpm mutation --mutate packages/core/src/factors/totp/totp.ts`.
 import { fileURLToPath } from 'node:url';
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
@@ -18,21 +18,29 @@ export default {
   jest: {
     projectType: 'custom',
     // The project's Jest config, narrowed to core's own unit suite: the question is whether
-    // *core's* tests notice a wrong core.
+    // *core's* tests notice a wrong core. The root is packages/core, not packages/core/test:
+    // `--findRelatedTests` only follows imports through files under the roots, so with the test
+    // folder alone no test is related to any source and the dry run finds no tests. The only
+    // tests under packages/core are packages/core/test's.
     configFile: 'jest.config.js',
     config: {
-      roots: ['<rootDir>/packages/core/test'],
+      roots: ['<rootDir>/packages/core'],
       testTimeout: 60000,
     },
     enableFindRelatedTests: true,
   },
   coverageAnalysis: 'perTest',
-  // The security-critical files (issue #14). The challenge logic lives in create-mfa.ts (about
-  // 900 mutants, hours on 2 cores): `pnpm mutation --mutate packages/core/src/create-mfa.ts`;
+  // The security-critical files (issue #14): TOTP, backup codes, the challenges (login and
+  // verification flows: state, attempts per challenge, atomic spend), attempts, assertions,
+  // secret box and crypto. One file: `pnpm mutation --mutate packages/core/src/flows/login.ts`;
   // all of core: `pnpm mutation --mutate 'packages/core/src/**/*.ts'`.
   mutate: [
-    'packages/core/src/totp.ts',
-    'packages/core/src/backup-codes.ts',
+    'packages/core/src/factors/totp/totp.ts',
+    'packages/core/src/factors/totp/plugin.ts',
+    'packages/core/src/factors/backup-codes/backup-codes.ts',
+    'packages/core/src/factors/backup-codes/plugin.ts',
+    'packages/core/src/flows/login.ts',
+    'packages/core/src/flows/verification.ts',
     'packages/core/src/attempts.ts',
     'packages/core/src/assertions.ts',
     'packages/core/src/secret-box.ts',
