@@ -99,6 +99,26 @@ describe('refused input', () => {
     expect((await h.mfa.confirm('bob', e.factorId, { code: await generateTotp(e.secret, h.clock.now(), P) })).ok).toBe(true);
     await expect(h.mfa.stepUp.verify('bob', { code: 'abc' })).rejects.toMatchObject({ code: 'invalid_request', field: 'code', message: 'code must be a string of 8 digits' });
     await expect(h.mfa.stepUp.verify('bob', { code: '123456' })).rejects.toMatchObject({ code: 'invalid_request', message: 'code has the wrong number of digits' });
+    // Seven digits is no authenticator's length at all: a malformed code, not a wrong length.
+    await expect(h.mfa.stepUp.verify('bob', { code: '1234567' })).rejects.toMatchObject({ message: 'code must be a string of 8 digits' });
+  });
+
+  test('a user with a 6- and an 8-digit authenticator may use either; the message names both lengths', async () => {
+    const P8 = { algorithm: 'SHA1' as const, digits: 8 as const, periodSeconds: 30 };
+    // The 8-digit factor is enrolled first (by an engine configured for 8 digits, on the same store).
+    const b = setup({ totp: { digits: 8 } });
+    const e8 = await b.mfa.enroll('carol', 'totp');
+    expect((await b.mfa.confirm('carol', e8.factorId, { code: await generateTotp(e8.secret, b.clock.now(), P8) })).ok).toBe(true);
+    const a = setup({ store: b.store });
+    const e6 = await a.mfa.enroll('carol', 'totp', { proof: await proofFor(a, 'carol') });
+    expect((await a.mfa.confirm('carol', e6.factorId, { code: await totpNow(e6.secret, a.clock.now()) })).ok).toBe(true);
+    a.clock.advance(60);
+    for (const code of ['abc', '1234567', '123456789']) {
+      await expect(a.mfa.stepUp.verify('carol', { code })).rejects.toMatchObject({ code: 'invalid_request', message: 'code must be a string of 6 or 8 digits' });
+    }
+    expect((await a.mfa.stepUp.verify('carol', { code: await totpNow(e6.secret, a.clock.now()) })).ok).toBe(true);
+    a.clock.advance(30);
+    expect((await a.mfa.stepUp.verify('carol', { code: await generateTotp(e8.secret, a.clock.now(), P8) })).ok).toBe(true);
   });
 });
 
