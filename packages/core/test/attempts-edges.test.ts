@@ -114,3 +114,81 @@ test('an unlock repeated within the same millisecond still ends the backoffs sta
   expect((await store.getAttemptState('u'))?.blockedUntil).toBe(T0 + 1);
   expect(await l.reserve('u', 'ip1', T0)).toMatchObject({ ok: true, failures: 1 });
 });
+
+describe('a reservation racing another request', () => {
+  /** A store on which another request writes the user's state just before this one's first write to it. */
+  function racing(write: (current: { failures: number } | null) => { failures: number; blockedUntil: number; locked: boolean }) {
+    const inner = memoryStore();
+    const reads: string[] = [];
+    let raced = false;
+    const store = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === 'getAttemptState') return async (key: string) => { reads.push(key); return inner.getAttemptState(key); };
+        if (prop === 'compareAndSetAttemptState') {
+          return async (key: string, expected: number | null, next: Parameters<typeof inner.compareAndSetAttemptState>[2]) => {
+            if (key === 'u' && !raced) {
+              raced = true;
+              const current = await inner.getAttemptState('u');
+              await inner.compareAndSetAttemptState('u', current?.version ?? null, write(current));
+            }
+            return inner.compareAndSetAttemptState(key, expected, next);
+          };
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    return { inner, store, reads };
+  }
+
+  test('reads each state once when nothing races it (the user state read first is reused)', async () => {
+    const { store, reads } = racing((c) => ({ failures: c?.failures ?? 0, blockedUntil: 0, locked: false }));
+    const { l } = limiter(store);
+    reads.length = 0;
+    await l.reserve('v', 'ip1', T0);
+    expect(reads).toEqual(['v', 'v|ip1']);
+  });
+
+  test('a failure counted meanwhile: it reads again and counts on top of it', async () => {
+    const { inner, store } = racing((c) => ({ failures: (c?.failures ?? 0) + 1, blockedUntil: 0, locked: false }));
+    const { l } = limiter(store);
+    expect(await l.reserve('u', 'ip1', T0)).toMatchObject({ ok: true, failures: 2, lockedNow: false });
+    expect(await inner.getAttemptState('u')).toMatchObject({ failures: 2 });
+  });
+
+  test('a lock reached meanwhile: refused as locked, nothing counted for the user', async () => {
+    const { inner, store } = racing(() => ({ failures: 6, blockedUntil: 0, locked: true }));
+    const { l } = limiter(store);
+    expect(await l.reserve('u', 'ip1', T0)).toEqual({ ok: false, retryAfter: 3600, locked: true });
+    expect(await inner.getAttemptState('u')).toMatchObject({ failures: 6, locked: true });
+  });
+
+  test('endless contention ends in store_unavailable that says so', async () => {
+    const inner = memoryStore();
+    const store = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === 'compareAndSetAttemptState') return async () => false;
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    await expect(limiter(store).l.reserve('u', 'ip1', T0)).rejects.toMatchObject({ code: 'store_unavailable', message: 'Attempt state is under heavy contention; try again' });
+  });
+});
+
+test("a locked user's attempts do not count on the client either", async () => {
+  const { store, l } = limiter();
+  for (let i = 0; i < LIMITS.lockAfterFailures; i++) await reserved(l, `c${i}`);
+  const before = await store.getAttemptState('u|c0');
+  expect(await l.reserve('u', 'c0', T0 + 86_400_000)).toEqual({ ok: false, retryAfter: 3600, locked: true });
+  expect(await store.getAttemptState('u|c0')).toEqual(before);
+});
+
+test("giving back a user's very first attempt leaves both states at zero", async () => {
+  const { store, l } = limiter();
+  const first = await reserved(l, 'ip1');
+  expect(first.held).toMatchObject({ clientBefore: null, userBefore: null });
+  await l.release('u', first.held);
+  expect(await store.getAttemptState('u')).toMatchObject({ failures: 0, blockedUntil: 0, locked: false });
+  expect(await store.getAttemptState('u|ip1')).toMatchObject({ failures: 0, blockedUntil: 0, locked: false });
+});
