@@ -214,16 +214,31 @@ const SCENARIO_RUNS = {
       const challenges = await mint(ctx, Array.from({ length: rounds * users.length }, (_, i) => users[i % users.length].userId));
       let round = -1;
       let step = 0;
+      // A user's request of the next round (the next step) must not overtake its request of this
+      // round: processed out of order, the older step would be a replay (401). Under load, with
+      // round-robin over two instances, that happened. So a round starts when the last one is answered.
+      let inFlight = 0;
+      let switching = null;
+      const switchTo = async (r) => {
+        const until = performance.now() + 30_000; // a failed request ends the load anyway
+        while (inFlight > 0 && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 1));
+        step = Math.max(ctx.lastStep + 1, stepAt(Date.now() + ctx.offsetMs) + 1);
+        await setClock(ctx, step);
+        round = r;
+      };
       return async (i) => {
         if (i >= challenges.length) return null;
         const r = Math.floor(i / users.length);
         if (r !== round) {
-          round = r;
-          step = Math.max(ctx.lastStep + 1, stepAt(Date.now() + ctx.offsetMs) + 1);
-          await setClock(ctx, step);
+          if (switching?.round !== r) switching = { round: r, done: switchTo(r) };
+          await switching.done;
         }
         const u = i % users.length;
-        return { method: 'POST', path: '/mfa/verify', body: { challengeToken: challenges[i], method: 'totp', code: totpForStep(keys[u], step) } };
+        inFlight++;
+        return {
+          method: 'POST', path: '/mfa/verify', body: { challengeToken: challenges[i], method: 'totp', code: totpForStep(keys[u], step) },
+          onBody: () => { inFlight--; },
+        };
       };
     });
   },
