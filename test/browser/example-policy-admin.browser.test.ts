@@ -16,6 +16,8 @@ import path from 'node:path';
 import knexFactory from 'knex';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createApp, type ExampleApp } from '../../examples/express-app/src/app';
+import { describeNeeding } from '../support/services';
+import { hasTool } from '../support/tools';
 
 const CHROMIUM = '/usr/bin/chromium';
 const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -27,26 +29,10 @@ const OPS = 'ops@example.com'; // an administrator seen by the policy for the fi
 const PASSWORD = 'policy-and-admin-2026';
 const DAY_MS = 86_400_000;
 
-function hasTool(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-/** Real tools or nothing: in CI a missing tool fails the suite; elsewhere one loud line and a skip. */
-const missing = [fs.existsSync(CHROMIUM) ? null : CHROMIUM, hasTool('zbarimg') ? null : 'zbarimg (apt zbar-tools)', hasTool('oathtool') ? null : 'oathtool (apt oathtool)']
-  .filter((x): x is string => x !== null);
-const describeBrowser: (name: string, fn: () => void) => void = missing.length === 0
-  ? describe
-  : process.env.CI
-    ? (name, _fn) => describe(name, () => it(`needs ${missing.join(', ')}`, () => { throw new Error(`missing ${missing.join(', ')} (CI=true: failing instead of skipping)`); }))
-    : (name, fn) => {
-      console.warn(`\n!!! SKIPPED "${name}": missing ${missing.join(', ')}. Install them (apt-get install chromium zbar-tools oathtool) or run CI.\n`);
-      describe.skip(name, fn);
-    };
+/** Real tools or nothing (the suites' rule: a failing suite in CI, one loud line and a skip elsewhere). */
+const missingTools = [fs.existsSync(CHROMIUM) ? null : CHROMIUM, hasTool('zbarimg') ? null : 'zbarimg', hasTool('oathtool') ? null : 'oathtool'].filter((x): x is string => x !== null);
+const describeBrowser = describeNeeding(missingTools.length === 0 ? null : `${missingTools.join(', ')} (apt-get install chromium zbar-tools oathtool)`);
 
 /** TOTP codes from oathtool, never reusing a time step (the server refuses replays): waits for the next step when needed. */
 function totpSource(secret: string) {

@@ -18,6 +18,7 @@ import path from 'node:path';
 import knexFactory from 'knex';
 import { type Browser, type CDPSession, chromium, type Page } from 'playwright-core';
 import { createApp, type ExampleApp } from '../../examples/express-app/src/app';
+import { describeNeeding } from '../support/services';
 
 const CHROMIUM = '/usr/bin/chromium';
 const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -30,15 +31,8 @@ const PASSWORD = 'hopper-1906-compiler';
 const KEY_NAME = 'Laptop passkey';
 const ADMIN = 'admin@example.com'; // an administrator (ADMIN_EMAILS) whose grace period is over
 
-/** Real Chromium or nothing: in CI a missing browser fails the suite; elsewhere one loud line and a skip. */
-const describeBrowser: (name: string, fn: () => void) => void = fs.existsSync(CHROMIUM)
-  ? describe
-  : process.env.CI
-    ? (name) => describe(name, () => it(`needs ${CHROMIUM}`, () => { throw new Error(`missing ${CHROMIUM} (CI=true: failing instead of skipping)`); }))
-    : (name, fn) => {
-      console.warn(`\n!!! SKIPPED "${name}": missing ${CHROMIUM} (apt-get install chromium).\n`);
-      describe.skip(name, fn);
-    };
+/** Real Chromium or nothing (the suites' rule: a failing suite in CI, one loud line and a skip elsewhere). */
+const describeBrowser = describeNeeding(fs.existsSync(CHROMIUM) ? null : `${CHROMIUM} (apt-get install chromium)`);
 
 interface VirtualCredential {
   credentialId: string;

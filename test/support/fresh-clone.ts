@@ -6,6 +6,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { describeNeeding } from './services';
 
 export const ROOT = join(__dirname, '..', '..');
 
@@ -63,22 +64,7 @@ function registryReachable(): boolean {
   return spawnSync('npm', ['ping'], { stdio: 'ignore', timeout: 20_000 }).status === 0;
 }
 
-/**
- * `describe` when the npm registry answers. Otherwise: in CI a suite whose one test fails;
- * elsewhere `describe.skip` after one loud line (the same rule as test/support/services.ts).
- */
+/** `describeNeeding` for the npm registry: `describe` when `npm ping` reaches it. */
 export function describeWithRegistry(): (name: string, fn: () => void) => void {
-  if (registryReachable()) return describe;
-  return (name, fn) => {
-    if (process.env.CI) {
-      describe(name, () => {
-        it('needs the npm registry', () => {
-          throw new Error('`npm ping` fails: the npm registry is not reachable (CI=true: failing instead of skipping)');
-        });
-      });
-      return;
-    }
-    console.warn(`\n!!! SKIPPED "${name}": the npm registry is not reachable (\`npm ping\` fails).\n`);
-    describe.skip(name, fn);
-  };
+  return describeNeeding(registryReachable() ? null : 'the npm registry (`npm ping` fails)');
 }

@@ -8,6 +8,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis, type ClusterOptions } from 'ioredis';
+import { describeNeeding } from './services';
 
 /**
  * A port that is free, and whose cluster bus port (port + 10000) is free too. Both stay below
@@ -38,25 +39,9 @@ function hasRedisCluster(): boolean {
   return `${help.stdout}${help.stderr}`.includes('create');
 }
 
-/**
- * `describe` when a local cluster can be started; in CI (CI=true) a failing test otherwise
- * (.ci/run installs redis-server); elsewhere a loud skip.
- */
+/** `describeNeeding` for a local cluster: `describe` when one can be started (.ci/run installs redis-server). */
 export function describeWithRedisCluster(name: string, fn: () => void): void {
-  if (hasRedisCluster()) {
-    describe(name, fn);
-    return;
-  }
-  if (process.env.CI) {
-    describe(name, () => {
-      it('needs redis-server and redis-cli --cluster', () => {
-        throw new Error('redis-server / redis-cli --cluster not installed (CI=true: failing instead of skipping; apt-get install redis-server)');
-      });
-    });
-    return;
-  }
-  console.warn(`\n!!! SKIPPED "${name}": redis-server / redis-cli --cluster not installed\n`);
-  describe.skip(name, fn);
+  describeNeeding(hasRedisCluster() ? null : 'redis-server / redis-cli --cluster (apt-get install redis-server)')(name, fn);
 }
 
 interface ClusterNode {

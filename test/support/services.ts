@@ -15,24 +15,29 @@ function reachableSync(url: string, timeoutMs = 1000): boolean {
 }
 
 /**
- * `describe` when the service answers. Otherwise: in CI (CI=true) a suite whose one test fails naming
- * the service; elsewhere `describe.skip` after one loud line naming what was skipped.
+ * The suites' one rule for what they need — a service, a tool, a browser, the registry: `describe`
+ * when `missing` is null; otherwise, in CI (CI=true), a suite whose one test fails naming what is
+ * missing, and elsewhere `describe.skip` after one loud line naming it.
  */
-export function describeWithService(service: string, url: string): (name: string, fn: () => void) => void {
-  if (reachableSync(url)) return describe;
+export function describeNeeding(missing: string | null): (name: string, fn: () => void) => void {
+  if (missing === null) return describe;
   return (name, fn) => {
     if (process.env.CI) {
       describe(name, () => {
-        it(`needs ${service}`, () => {
-          throw new Error(`${service} at ${url} is not reachable (CI=true: failing instead of skipping)`);
+        it(`needs ${missing}`, () => {
+          throw new Error(`missing: ${missing} (CI=true: failing instead of skipping)`);
         });
       });
       return;
     }
-    // eslint-disable-next-line no-console
-    console.warn(`\n!!! SKIPPED "${name}": ${service} at ${url} is not reachable. Start it, or run CI.\n`);
+    console.warn(`\n!!! SKIPPED "${name}": missing ${missing}.\n`);
     describe.skip(name, fn);
   };
+}
+
+/** `describeNeeding` for a service: `describe` when it answers at `url`. */
+export function describeWithService(service: string, url: string): (name: string, fn: () => void) => void {
+  return describeNeeding(reachableSync(url) ? null : `${service} at ${url} (not reachable: start it, or run CI)`);
 }
 
 /** `describeWithService` for several services at once: the first missing one decides. */

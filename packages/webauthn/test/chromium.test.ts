@@ -10,24 +10,13 @@ import type { FactorRecord } from '@secondfactor/core';
 import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { type Browser, type CDPSession, chromium, type Page } from 'playwright-core';
 import { Driver, testContext } from './support/harness';
+import { describeNeeding } from '../../../test/support/services';
 
 const CHROMIUM = '/usr/bin/chromium';
 const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-/** Real Chromium or nothing: in CI a missing browser fails the suite; elsewhere one loud line and a skip. */
-const describeBrowser: (name: string, fn: () => void) => void = fs.existsSync(CHROMIUM)
-  ? describe
-  : process.env.CI
-    ? (name) =>
-        describe(name, () =>
-          it(`needs ${CHROMIUM}`, () => {
-            throw new Error(`missing ${CHROMIUM} (CI=true: failing instead of skipping)`);
-          }),
-        )
-    : (name, fn) => {
-        console.warn(`\n!!! SKIPPED "${name}": missing ${CHROMIUM} (apt-get install chromium).\n`);
-        describe.skip(name, fn);
-      };
+/** Real Chromium or nothing (the suites' rule: a failing suite in CI, one loud line and a skip elsewhere). */
+const describeBrowser = describeNeeding(fs.existsSync(CHROMIUM) ? null : `${CHROMIUM} (apt-get install chromium)`);
 
 interface JsonCredentials {
   parseCreationOptionsFromJSON(json: unknown): CredentialCreationOptions['publicKey'];
