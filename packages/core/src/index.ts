@@ -19,6 +19,7 @@ export type { SmsOptions } from './factors/oob/sms';
 export { email } from './factors/oob/email';
 export type { OobOptions } from './factors/oob/oob-plugin';
 export type { SendLimits } from './factors/oob/send-limits';
+export { closestOptionName } from './option-checks';
 export { passwordProof } from './password-proof';
 export type { PasswordProof } from './password-proof';
 export type { MfaOptions } from './options';

@@ -17,7 +17,11 @@ function editDistance(a: string, b: string): number {
   return row[b.length]!;
 }
 
-function closest(name: string, known: readonly string[]): string | undefined {
+/**
+ * The known option name closest to a mistyped `name` (case-insensitive, at most two edits away),
+ * for a "Did you mean …?" in a factory's `MfaConfigError` — core's options and plugins alike.
+ */
+export function closestOptionName(name: string, known: readonly string[]): string | undefined {
   const lower = name.toLowerCase();
   let best: { key: string; d: number } | undefined;
   for (const key of known) {
@@ -33,7 +37,7 @@ export function checkKeys(obj: object | undefined, known: readonly string[], pre
   if (obj === null || typeof obj !== 'object') throw new MfaConfigError(prefix || 'options', 'must be an object');
   for (const key of Object.keys(obj)) {
     if (!known.includes(key)) {
-      const hint = closest(key, known);
+      const hint = closestOptionName(key, known);
       throw new MfaConfigError(prefix ? `${prefix}.${key}` : key, `is not a known option${hint ? `. Did you mean \`${hint}\`?` : ''}`);
     }
   }

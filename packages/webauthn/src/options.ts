@@ -1,7 +1,6 @@
 // packages/webauthn/src/options.ts
 // webauthn()'s options, checked once when the plugin is built: errors name the option.
-import { MfaConfigError } from '@secondfactor/core';
-import { closestName } from './suggest';
+import { closestOptionName, MfaConfigError } from '@secondfactor/core';
 
 export type UserVerification = 'required' | 'preferred' | 'discouraged';
 
@@ -70,7 +69,7 @@ export function resolveWebAuthnOptions(options: WebAuthnOptions): ResolvedWebAut
   const raw = options as unknown as Record<string, unknown>;
   for (const key of Object.keys(raw)) {
     if (!(KNOWN as readonly string[]).includes(key)) {
-      const hint = closestName(key, KNOWN);
+      const hint = closestOptionName(key, KNOWN);
       throw new MfaConfigError(key, `is not a known option of webauthn()${hint ? `. Did you mean \`${hint}\`?` : ''}`);
     }
   }
