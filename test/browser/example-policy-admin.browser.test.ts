@@ -16,36 +16,18 @@ import path from 'node:path';
 import knexFactory from 'knex';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createApp, type ExampleApp } from '../../examples/express-app/src/app';
-import { describeNeeding } from '../support/services';
-import { hasTool } from '../support/tools';
+import { browserSuite, CHROMIUM, expectAccessible, totpSource } from './support/browser';
 
-const CHROMIUM = '/usr/bin/chromium';
 const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SCREENSHOTS = path.resolve(__dirname, '..', '..', 'artifacts', 'screenshots');
-/** axe-core, the accessibility engine of Lighthouse and the axe browser extensions. */
-const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const ROOT = 'root@example.com'; // an administrator whose grace period is over
 const OPS = 'ops@example.com'; // an administrator seen by the policy for the first time today
 const PASSWORD = 'policy-and-admin-2026';
 const DAY_MS = 86_400_000;
 
 
-/** Real tools or nothing (the suites' rule: a failing suite in CI, one loud line and a skip elsewhere). */
-const missingTools = [fs.existsSync(CHROMIUM) ? null : CHROMIUM, hasTool('zbarimg') ? null : 'zbarimg', hasTool('oathtool') ? null : 'oathtool'].filter((x): x is string => x !== null);
-const describeBrowser = describeNeeding(missingTools.length === 0 ? null : `${missingTools.join(', ')} (apt-get install chromium zbar-tools oathtool)`);
+const describeBrowser = browserSuite({ withOtpTools: true });
 
-/** TOTP codes from oathtool, never reusing a time step (the server refuses replays): waits for the next step when needed. */
-function totpSource(secret: string) {
-  let lastStep = -1;
-  return async function nextCode(): Promise<string> {
-    const nowStep = Math.floor(Date.now() / 1000 / 30);
-    const step = Math.max(nowStep, lastStep + 1);
-    const waitMs = (step - 1) * 30_000 - Date.now();
-    if (step > nowStep + 1 && waitMs > 0) await new Promise((r) => setTimeout(r, waitMs + 250));
-    lastStep = step;
-    return execFileSync('oathtool', ['--totp', '-b', '-N', `@${step * 30}`, secret], { encoding: 'utf8' }).trim();
-  };
-}
 
 describeBrowser('example app in Chromium: the admin policy and the admin tools', () => {
   let example: ExampleApp;
@@ -61,16 +43,8 @@ describeBrowser('example app in Chromium: the admin policy and the admin tools',
   const a11yChecked = new Set<string>();
   let opsCode: () => Promise<string>;
 
-  /** Runs axe-core on the page as it is now (see example.browser.test.ts) and fails on serious or critical violations. */
   const checkAccessibility = async (page: Page, name: string) => {
-    if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE_SOURCE);
-    const violations = await page.evaluate(async () => {
-      const axe = (window as unknown as { axe: { run(context: Document, options: object): Promise<{ violations: Array<{ id: string; impact?: string | null; help: string; nodes: Array<{ target: unknown[] }> }> }> } }).axe;
-      const results = await axe.run(document, { resultTypes: ['violations'] });
-      return results.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) }));
-    });
-    const severe = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-    expect({ page: name, violations: severe }).toEqual({ page: name, violations: [] });
+    await expectAccessible(page, name);
     a11yChecked.add(name);
   };
   const screenshot = async (page: Page, name: string) => {

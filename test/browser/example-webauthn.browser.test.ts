@@ -18,21 +18,17 @@ import path from 'node:path';
 import knexFactory from 'knex';
 import { type Browser, type CDPSession, chromium, type Page } from 'playwright-core';
 import { createApp, type ExampleApp } from '../../examples/express-app/src/app';
-import { describeNeeding } from '../support/services';
+import { browserSuite, CHROMIUM, expectAccessible } from './support/browser';
 
-const CHROMIUM = '/usr/bin/chromium';
 const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SCREENSHOTS = path.resolve(__dirname, '..', '..', 'artifacts', 'screenshots');
-/** axe-core, the accessibility engine of Lighthouse and the axe browser extensions. */
-const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const STEP_UP_MAX_AGE = 4; // seconds: short, so the step-up page is reached after a short wait
 const EMAIL = 'grace@example.com';
 const PASSWORD = 'hopper-1906-compiler';
 const KEY_NAME = 'Laptop passkey';
 const ADMIN = 'admin@example.com'; // an administrator (ADMIN_EMAILS) whose grace period is over
 
-/** Real Chromium or nothing (the suites' rule: a failing suite in CI, one loud line and a skip elsewhere). */
-const describeBrowser = describeNeeding(fs.existsSync(CHROMIUM) ? null : `${CHROMIUM} (apt-get install chromium)`);
+const describeBrowser = browserSuite({ withOtpTools: false });
 
 interface VirtualCredential {
   credentialId: string;
@@ -59,16 +55,8 @@ describeBrowser('example app in Chromium: security keys and passkeys', () => {
   /** Sign counts seen after each use of the key, in order. */
   const counts: number[] = [];
 
-  /** Runs axe-core on the page as it is now (see example.browser.test.ts) and fails on serious or critical violations. */
   const checkAccessibility = async (name: string) => {
-    if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE_SOURCE);
-    const violations = await page.evaluate(async () => {
-      const axe = (window as unknown as { axe: { run(context: Document, options: object): Promise<{ violations: Array<{ id: string; impact?: string | null; help: string; nodes: Array<{ target: unknown[] }> }> }> } }).axe;
-      const results = await axe.run(document, { resultTypes: ['violations'] });
-      return results.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) }));
-    });
-    const severe = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-    expect({ page: name, violations: severe }).toEqual({ page: name, violations: [] });
+    await expectAccessible(page, name);
     a11yChecked.add(name);
   };
   const screenshot = async (name: string, { fullPage = true } = {}) => {

@@ -13,37 +13,18 @@ import path from 'node:path';
 import knexFactory from 'knex';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createApp, type ExampleApp } from '../../examples/express-app/src/app';
-import { describeNeeding } from '../support/services';
-import { hasTool } from '../support/tools';
+import { browserSuite, CHROMIUM, expectAccessible, totpSource } from './support/browser';
 import { devSmsSender } from '../../examples/express-app/src/dev-codes';
 
-const CHROMIUM = '/usr/bin/chromium';
 const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SCREENSHOTS = path.resolve(__dirname, '..', '..', 'artifacts', 'screenshots');
-/** axe-core, the accessibility engine of Lighthouse and the axe browser extensions. */
-const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const STEP_UP_MAX_AGE = 5; // seconds: short, so the "asks again" check waits only a moment
 const EMAIL = 'ada@example.com';
 const PASSWORD = 'lovelace-1815-analytical';
 
 
-/** Real tools or nothing (the suites' rule: a failing suite in CI, one loud line and a skip elsewhere). */
-const missingTools = [fs.existsSync(CHROMIUM) ? null : CHROMIUM, hasTool('zbarimg') ? null : 'zbarimg', hasTool('oathtool') ? null : 'oathtool'].filter((x): x is string => x !== null);
-const describeBrowser = describeNeeding(missingTools.length === 0 ? null : `${missingTools.join(', ')} (apt-get install chromium zbar-tools oathtool)`);
+const describeBrowser = browserSuite({ withOtpTools: true });
 
-/** TOTP codes from oathtool, never reusing a time step (the server refuses replays): waits for the next step when needed. */
-function totpSource(secret: string) {
-  let lastStep = -1;
-  return async function nextCode(): Promise<string> {
-    const nowStep = Math.floor(Date.now() / 1000 / 30);
-    const step = Math.max(nowStep, lastStep + 1);
-    // The server accepts one step ahead; for a later step, wait until it is at most one step ahead.
-    const waitMs = (step - 1) * 30_000 - Date.now();
-    if (step > nowStep + 1 && waitMs > 0) await new Promise((r) => setTimeout(r, waitMs + 250));
-    lastStep = step;
-    return execFileSync('oathtool', ['--totp', '-b', '-N', `@${step * 30}`, secret], { encoding: 'utf8' }).trim();
-  };
-}
 
 describeBrowser('example app in Chromium', () => {
   let example: ExampleApp;
@@ -61,20 +42,8 @@ describeBrowser('example app in Chromium', () => {
   let nextCode: () => Promise<string>;
   let backupCodes: string[] = [];
 
-  /**
-   * Runs axe-core on the page as it is now and fails on any serious or critical violation.
-   * (`page.addScriptTag` would add an inline <script>, which the app's CSP refuses; a script
-   * evaluated through the DevTools protocol is not subject to the page's CSP.)
-   */
   const checkAccessibility = async (name: string) => {
-    if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE_SOURCE);
-    const violations = await page.evaluate(async () => {
-      const axe = (window as unknown as { axe: { run(context: Document, options: object): Promise<{ violations: Array<{ id: string; impact?: string | null; help: string; nodes: Array<{ target: unknown[] }> }> }> } }).axe;
-      const results = await axe.run(document, { resultTypes: ['violations'] });
-      return results.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) }));
-    });
-    const severe = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-    expect({ page: name, violations: severe }).toEqual({ page: name, violations: [] });
+    await expectAccessible(page, name);
     a11yChecked.add(name);
   };
   /** Saves artifacts/screenshots/NN-name.png (the whole page, or the viewport while a modal dialog is open), after an axe check. */
