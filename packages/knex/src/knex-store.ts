@@ -7,6 +7,7 @@ import type { Knex } from 'knex';
 import { MfaConfigError, type MfaStore } from '@secondfactor/core';
 import { dialectOf, isUniqueViolation, retryOnLockRace, toNumber } from './dialect';
 import { tableNames, type KnexStoreOptions } from './options';
+import { preparer } from './prepared';
 import {
   challengeToRow, deviceToRow, eventToRow, factorStateToRow, factorToRow, rowToAttemptState, rowToChallenge, rowToDevice,
   rowToEvent, rowToFactor, rowToFactorState, toOutcome,
@@ -24,6 +25,11 @@ export interface KnexMfaStore extends MfaStore {
 }
 
 const DAY_MS = 86_400_000;
+
+/** Every column of a row type, in a fixed order: leaving one out is a type error. */
+const columnsOf = <R>() => <const C extends readonly (keyof R & string)[]>(
+  columns: C & ([Exclude<keyof R, C[number]>] extends [never] ? unknown : { missingColumns: Exclude<keyof R, C[number]> }),
+): C => columns;
 
 /** The row shape `getBackupCodes` reads: the set joined with its unused codes. */
 interface BackupCodeJoinRow {
@@ -51,20 +57,92 @@ export function knexStore(knex: Knex, options: KnexStoreOptions = {}): KnexMfaSt
   if (typeof physicalNow !== 'function') throw new MfaConfigError('physicalNow', 'must be a function returning epoch milliseconds');
   /** PostgreSQL and SQLite (≥ 3.35) return the rows an UPDATE/INSERT changed; MySQL/MariaDB do not. */
   const hasReturning = dialect !== 'mysql';
+  const prepare = preparer(knex);
+  /** INSERT of one row of `columns` (values in that order), optionally an upsert on `conflict`. */
+  const insertRow = (table: string, columns: readonly string[], conflict?: string) => prepare<unknown[], void>('none', (...values) => {
+    const insert = knex(table).insert(Object.fromEntries(columns.map((c, i) => [c, values[i]])));
+    return conflict ? insert.onConflict(conflict).merge() : insert;
+  }, columns.length);
+  const valuesOf = <R extends object>(row: R, columns: readonly (keyof R & string)[]) => columns.map((c) => row[c]);
+  const EVENT_COLUMNS = columnsOf<EventRow>()(['id', 'at', 'day', 'type', 'user_id', 'outcome', 'factor_id', 'factor_type', 'reason', 'purpose', 'ip', 'user_agent', 'actor', 'detail']);
+  const CHALLENGE_COLUMNS = columnsOf<ChallengeRow>()(['id', 'user_id', 'methods', 'created_at', 'expires_at', 'attempts', 'purge_at']);
+  const FACTOR_STATE_COLUMNS = columnsOf<FactorStateRow>()(['state_key', 'type', 'purpose', 'user_id', 'factor_id', 'secret', 'created_at', 'expires_at', 'attempts', 'purge_at']);
+  const ATTEMPT_COLUMNS = columnsOf<AttemptStateRow>()(['user_id', 'failures', 'blocked_until', 'locked', 'version']);
+
+  // The statements of the hot paths (a login's verification, requireMfa's neighbours), built once.
+  const sql = {
+    getFactor: prepare<[string, string], FactorRow | undefined>('first', (userId, id) => knex(t.factors).where({ user_id: userId, id }).first(), 2),
+    listFactors: prepare<[string], FactorRow[]>('rows', (userId) => knex(t.factors).where({ user_id: userId }).orderBy([{ column: 'created_at' }, { column: 'id' }]), 1),
+    touchFactor: prepare<[string, string, number], number>('count', (userId, id, at) => knex(t.factors).where({ user_id: userId, id }).update({ last_used_at: at }), 3),
+    // UPDATE factors SET counter=?, last_used_at=? WHERE user_id=? AND id=? AND (counter IS NULL OR counter < ?)
+    advanceFactorCounter: prepare<[string, string, number, number], number>('count', (userId, id, counter, at) => knex(t.factors)
+      .where({ user_id: userId, id })
+      .andWhere((q) => q.whereNull('counter').orWhere('counter', '<', counter))
+      .update({ counter, last_used_at: at }), 4),
+    // UPDATE backup_codes SET used_at=? WHERE user_id=? AND code_hash=? AND used_at IS NULL
+    consumeBackupCode: prepare<[string, string, number], number>('count', (userId, hash, at) => knex(t.backupCodes)
+      .where({ user_id: userId, code_hash: hash }).whereNull('used_at').update({ used_at: at }), 3),
+    findTrustedDevice: prepare<[string], TrustedDeviceRow | undefined>('first', (hash) => knex(t.trustedDevices).where({ token_hash: hash }).first(), 1),
+    touchTrustedDevice: prepare<[string, string, number], number>('count', (userId, id, at) => knex(t.trustedDevices).where({ id, user_id: userId }).update({ last_seen_at: at }), 3),
+    appendEvent: insertRow(t.events, EVENT_COLUMNS),
+    createChallenge: insertRow(t.challenges, CHALLENGE_COLUMNS, 'id'),
+    getChallenge: prepare<[string, number], ChallengeRow | undefined>('first', (id, now) => knex(t.challenges).where({ id }).andWhere('purge_at', '>', now).first(), 2),
+    // DELETE FROM challenges WHERE id=? AND purge_at > ?  — one caller deletes the row.
+    takeChallenge: prepare<[string, number], number>('count', (id, now) => knex(t.challenges).where({ id }).andWhere('purge_at', '>', now).del(), 2),
+    putFactorState: insertRow(t.factorState, FACTOR_STATE_COLUMNS, 'state_key'),
+    getFactorState: prepare<[string, number], FactorStateRow | undefined>('first', (key, now) => knex(t.factorState).where({ state_key: key }).andWhere('purge_at', '>', now).first(), 2),
+    // DELETE FROM factor_state WHERE state_key=? AND secret=? AND purge_at > ?
+    consumeFactorState: prepare<[string, string, number], number>('count', (key, secret, now) => knex(t.factorState)
+      .where({ state_key: key, secret }).andWhere('purge_at', '>', now).del(), 3),
+    deleteFactorState: prepare<[string], number>('count', (key) => knex(t.factorState).where({ state_key: key }).del(), 1),
+    getCounter: prepare<[string, number], Pick<CounterRow, 'hits'> | undefined>('first', (key, now) => knex(t.counters).where({ counter_key: key }).andWhere('purge_at', '>', now).first('hits'), 2),
+    getAttemptState: prepare<[string], AttemptStateRow | undefined>('first', (userId) => knex(t.attemptState).where({ user_id: userId }).first(), 1),
+    createAttemptState: insertRow(t.attemptState, ATTEMPT_COLUMNS),
+    // UPDATE attempt_state SET failures=?, blocked_until=?, locked=?, version = version + 1 WHERE user_id=? AND version=?
+    updateAttemptState: prepare<[string, number, number, number, boolean], number>('count', (userId, version, failures, blockedUntil, locked) => knex(t.attemptState)
+      .where({ user_id: userId, version })
+      .update({ failures, blocked_until: blockedUntil, locked, version: knex.raw('?? + 1', ['version']) }), 5),
+    // UPDATE <table> SET attempts = attempts + 1 WHERE <key> = ? AND purge_at > ? RETURNING attempts
+    incrementChallengeAttempts: hasReturning ? incrementReturning(t.challenges, 'id') : null,
+    incrementFactorStateAttempts: hasReturning ? incrementReturning(t.factorState, 'state_key') : null,
+    // INSERT INTO counters (counter_key, hits, purge_at) VALUES (?, 1, ?)
+    // ON CONFLICT (counter_key) DO UPDATE SET
+    //   hits     = CASE WHEN counters.purge_at <= ? THEN 1 ELSE counters.hits + 1 END,
+    //   purge_at = CASE WHEN counters.purge_at <= ? THEN excluded.purge_at ELSE counters.purge_at END
+    // RETURNING hits
+    incrementCounter: hasReturning
+      ? prepare<[string, number, number], Pick<CounterRow, 'hits'>[]>('rows', (key, purgeAt, now) => {
+        const expired = knex.raw('?? <= ?', [`${t.counters}.purge_at`, now]);
+        return knex(t.counters)
+          .insert({ counter_key: key, hits: 1, purge_at: purgeAt })
+          .onConflict('counter_key')
+          .merge({
+            hits: knex.raw('CASE WHEN ? THEN 1 ELSE ?? + 1 END', [expired, `${t.counters}.hits`]),
+            purge_at: knex.raw('CASE WHEN ? THEN ?? ELSE ?? END', [expired, 'excluded.purge_at', `${t.counters}.purge_at`]),
+          })
+          .returning('hits');
+      }, 3)
+      : null,
+  };
+
+  function incrementReturning(table: string, keyColumn: string) {
+    return prepare<[string, number], { attempts: unknown }[]>('rows', (key, now) => knex(table)
+      .where(keyColumn, key).andWhere('purge_at', '>', now).update({ attempts: knex.raw('?? + 1', ['attempts']) }).returning('attempts'), 2);
+  }
 
   /**
    * `attempts = attempts + 1` on one live row, returning the new count (null when the row is absent
    * or expired). The row lock makes parallel increments queue, so each sees its own count.
    */
-  async function incrementAttempts(table: string, keyColumn: string, key: string): Promise<number | null> {
+  async function incrementAttempts(
+    table: string, keyColumn: string, key: string, returning: ((key: string, now: number) => Promise<{ attempts: unknown }[]>) | null,
+  ): Promise<number | null> {
     const now = physicalNow();
-    const bump = { attempts: knex.raw('?? + 1', ['attempts']) };
-    if (hasReturning) {
-      // UPDATE t SET attempts = attempts + 1 WHERE key = ? AND purge_at > ? RETURNING attempts
-      const rows: { attempts: unknown }[] = await retryOnLockRace(() => knex(table)
-        .where(keyColumn, key).andWhere('purge_at', '>', now).update(bump).returning('attempts'));
+    if (returning) {
+      const rows = await retryOnLockRace(() => returning(key, now));
       return rows[0] ? toNumber(rows[0].attempts) : null;
     }
+    const bump = { attempts: knex.raw('?? + 1', ['attempts']) };
     // MySQL: the UPDATE takes the row lock; the SELECT in the same transaction reads our own write.
     return retryOnLockRace(() => knex.transaction(async (trx) => {
       const changed = await trx(table).where(keyColumn, key).andWhere('purge_at', '>', now).update(bump);
@@ -80,12 +158,11 @@ export function knexStore(knex: Knex, options: KnexStoreOptions = {}): KnexMfaSt
       await knex<FactorRow>(t.factors).insert(factorToRow(factor));
     },
     async getFactor(userId, factorId) {
-      const row = await knex<FactorRow>(t.factors).where({ user_id: userId, id: factorId }).first();
+      const row = await sql.getFactor(userId, factorId);
       return row ? rowToFactor(row) : null;
     },
     async listFactors(userId) {
-      const rows = await knex<FactorRow>(t.factors).where({ user_id: userId }).orderBy([{ column: 'created_at' }, { column: 'id' }]);
-      return Array.from(rows, rowToFactor);
+      return Array.from(await sql.listFactors(userId), rowToFactor);
     },
     async activateFactor(userId, factorId, activation) {
       // UPDATE factors SET status='active', confirmed_at=?, last_used_at=?, counter=?[, data=?][, lookup_key=?]
@@ -110,16 +187,11 @@ export function knexStore(knex: Knex, options: KnexStoreOptions = {}): KnexMfaSt
       await knex<FactorRow>(t.factors).where({ user_id: userId, id: factorId }).update({ secret });
     },
     async touchFactor(userId, factorId, lastUsedAt) {
-      await knex<FactorRow>(t.factors).where({ user_id: userId, id: factorId }).update({ last_used_at: lastUsedAt });
+      await sql.touchFactor(userId, factorId, lastUsedAt);
     },
     async advanceFactorCounter(userId, factorId, counter, usedAt) {
-      // UPDATE factors SET counter=?, last_used_at=? WHERE user_id=? AND id=? AND (counter IS NULL OR counter < ?)
       // Concurrent callers queue on the row lock and re-check the condition: one changes the row.
-      const changed = await retryOnLockRace(() => knex<FactorRow>(t.factors)
-        .where({ user_id: userId, id: factorId })
-        .andWhere((q) => q.whereNull('counter').orWhere('counter', '<', counter))
-        .update({ counter, last_used_at: usedAt }));
-      return changed === 1;
+      return (await retryOnLockRace(() => sql.advanceFactorCounter(userId, factorId, counter, usedAt))) === 1;
     },
     async deleteFactor(userId, factorId) {
       return (await knex<FactorRow>(t.factors).where({ user_id: userId, id: factorId }).del()) === 1;
@@ -160,11 +232,7 @@ export function knexStore(knex: Knex, options: KnexStoreOptions = {}): KnexMfaSt
       return { salt: first.salt, hashes, createdAt: toNumber(first.created_at) };
     },
     async consumeBackupCode(userId, hash, usedAt) {
-      // UPDATE backup_codes SET used_at=? WHERE user_id=? AND code_hash=? AND used_at IS NULL
-      const changed = await retryOnLockRace(() => knex<BackupCodeRow>(t.backupCodes)
-        .where({ user_id: userId, code_hash: hash }).whereNull('used_at')
-        .update({ used_at: usedAt }));
-      return changed === 1;
+      return (await retryOnLockRace(() => sql.consumeBackupCode(userId, hash, usedAt))) === 1;
     },
     async deleteBackupCodes(userId) {
       await retryOnLockRace(() => knex.transaction(async (trx) => {
@@ -178,11 +246,11 @@ export function knexStore(knex: Knex, options: KnexStoreOptions = {}): KnexMfaSt
       await knex<TrustedDeviceRow>(t.trustedDevices).insert(deviceToRow(device));
     },
     async findTrustedDevice(tokenHash) {
-      const row = await knex<TrustedDeviceRow>(t.trustedDevices).where({ token_hash: tokenHash }).first();
+      const row = await sql.findTrustedDevice(tokenHash);
       return row ? rowToDevice(row) : null;
     },
     async touchTrustedDevice(userId, deviceId, lastSeenAt) {
-      await knex<TrustedDeviceRow>(t.trustedDevices).where({ id: deviceId, user_id: userId }).update({ last_seen_at: lastSeenAt });
+      await sql.touchTrustedDevice(userId, deviceId, lastSeenAt);
     },
     async listTrustedDevices(userId) {
       const rows = await knex<TrustedDeviceRow>(t.trustedDevices).where({ user_id: userId })
@@ -198,7 +266,7 @@ export function knexStore(knex: Knex, options: KnexStoreOptions = {}): KnexMfaSt
 
     // ----- audit log -----------------------------------------------------------------------
     async appendEvent(event) {
-      await knex<EventRow>(t.events).insert(eventToRow(event));
+      await sql.appendEvent(...valuesOf(eventToRow(event), EVENT_COLUMNS));
     },
     async listEvents({ userId, since, until, before, limit }) {
       // SELECT * FROM events WHERE [user_id = ?] [AND at >= ?] [AND at < ?]
@@ -253,64 +321,47 @@ export function knexStore(knex: Knex, options: KnexStoreOptions = {}): KnexMfaSt
 
     // ----- challenges ----------------------------------------------------------------------
     async createChallenge(challenge, ttlSeconds) {
-      const row = challengeToRow(challenge, physicalNow() + ttlSeconds * 1000);
-      await knex<ChallengeRow>(t.challenges).insert(row).onConflict('id').merge();
+      await sql.createChallenge(...valuesOf(challengeToRow(challenge, physicalNow() + ttlSeconds * 1000), CHALLENGE_COLUMNS));
     },
     async getChallenge(id) {
-      const row = await knex<ChallengeRow>(t.challenges).where({ id }).andWhere('purge_at', '>', physicalNow()).first();
+      const row = await sql.getChallenge(id, physicalNow());
       return row ? rowToChallenge(row) : null;
     },
     async incrementChallengeAttempts(id) {
-      return incrementAttempts(t.challenges, 'id', id);
+      return incrementAttempts(t.challenges, 'id', id, sql.incrementChallengeAttempts);
     },
     async takeChallenge(id) {
-      // DELETE FROM challenges WHERE id=? AND purge_at > ?  — one caller deletes the row.
-      const deleted = await retryOnLockRace(() => knex<ChallengeRow>(t.challenges)
-        .where({ id }).andWhere('purge_at', '>', physicalNow()).del());
-      return deleted === 1;
+      const now = physicalNow();
+      return (await retryOnLockRace(() => sql.takeChallenge(id, now))) === 1;
     },
 
     // ----- factor state ------------------------------------------------------------------
     async putFactorState(key, state, ttlSeconds) {
-      const row = factorStateToRow(key, state, physicalNow() + ttlSeconds * 1000);
-      await retryOnLockRace(() => knex<FactorStateRow>(t.factorState).insert(row).onConflict('state_key').merge());
+      const values = valuesOf(factorStateToRow(key, state, physicalNow() + ttlSeconds * 1000), FACTOR_STATE_COLUMNS);
+      await retryOnLockRace(() => sql.putFactorState(...values));
     },
     async getFactorState(key) {
-      const row = await knex<FactorStateRow>(t.factorState).where({ state_key: key }).andWhere('purge_at', '>', physicalNow()).first();
+      const row = await sql.getFactorState(key, physicalNow());
       return row ? rowToFactorState(row) : null;
     },
     async incrementFactorStateAttempts(key) {
-      return incrementAttempts(t.factorState, 'state_key', key);
+      return incrementAttempts(t.factorState, 'state_key', key, sql.incrementFactorStateAttempts);
     },
     async consumeFactorState(key, secret) {
-      // DELETE FROM factor_state WHERE state_key=? AND secret=? AND purge_at > ?
-      const deleted = await retryOnLockRace(() => knex<FactorStateRow>(t.factorState)
-        .where({ state_key: key, secret }).andWhere('purge_at', '>', physicalNow()).del());
-      return deleted === 1;
+      const now = physicalNow();
+      return (await retryOnLockRace(() => sql.consumeFactorState(key, secret, now))) === 1;
     },
     async deleteFactorState(key) {
-      await knex<FactorStateRow>(t.factorState).where({ state_key: key }).del();
+      await sql.deleteFactorState(key);
     },
 
     // ----- counters ------------------------------------------------------------------------
     async incrementCounter(key, ttlSeconds) {
       const now = physicalNow();
       const purgeAt = now + ttlSeconds * 1000;
-      if (hasReturning) {
-        // INSERT INTO counters (counter_key, hits, purge_at) VALUES (?, 1, ?)
-        // ON CONFLICT (counter_key) DO UPDATE SET
-        //   hits     = CASE WHEN counters.purge_at <= ? THEN 1 ELSE counters.hits + 1 END,
-        //   purge_at = CASE WHEN counters.purge_at <= ? THEN excluded.purge_at ELSE counters.purge_at END
-        // RETURNING hits
-        const expired = knex.raw('?? <= ?', [`${t.counters}.purge_at`, now]);
-        const rows: { hits: unknown }[] = await retryOnLockRace(() => knex<CounterRow>(t.counters)
-          .insert({ counter_key: key, hits: 1, purge_at: purgeAt })
-          .onConflict('counter_key')
-          .merge({
-            hits: knex.raw('CASE WHEN ? THEN 1 ELSE ?? + 1 END', [expired, `${t.counters}.hits`]),
-            purge_at: knex.raw('CASE WHEN ? THEN ?? ELSE ?? END', [expired, 'excluded.purge_at', `${t.counters}.purge_at`]),
-          })
-          .returning('hits'));
+      const upsert = sql.incrementCounter;
+      if (upsert) {
+        const rows = await retryOnLockRace(() => upsert(key, purgeAt, now));
         if (!rows[0]) throw new Error('@secondfactor/knex: counter upsert returned no row');
         return toNumber(rows[0].hits);
       }
@@ -330,31 +381,27 @@ export function knexStore(knex: Knex, options: KnexStoreOptions = {}): KnexMfaSt
     },
 
     async getCounter(key) {
-      const row: { hits: unknown } | undefined = await knex(t.counters).where({ counter_key: key }).andWhere('purge_at', '>', physicalNow()).first('hits');
+      const row = await sql.getCounter(key, physicalNow());
       return row ? toNumber(row.hits) : 0;
     },
 
     // ----- attempt state -------------------------------------------------------------------
     async getAttemptState(userId) {
-      const row = await knex<AttemptStateRow>(t.attemptState).where({ user_id: userId }).first();
+      const row = await sql.getAttemptState(userId);
       return row ? rowToAttemptState(row) : null;
     },
     async compareAndSetAttemptState(userId, expectedVersion, next) {
-      const values = { failures: next.failures, blocked_until: next.blockedUntil, locked: next.locked };
       if (expectedVersion === null) {
         // INSERT ... version 1; the primary key lets exactly one of concurrent creators in.
         try {
-          await knex<AttemptStateRow>(t.attemptState).insert({ user_id: userId, ...values, version: 1 });
+          await sql.createAttemptState(userId, next.failures, next.blockedUntil, next.locked, 1);
           return true;
         } catch (error) {
           if (isUniqueViolation(error)) return false;
           throw error;
         }
       }
-      // UPDATE attempt_state SET ..., version = version + 1 WHERE user_id=? AND version=?
-      const changed = await retryOnLockRace(() => knex<AttemptStateRow>(t.attemptState)
-        .where({ user_id: userId, version: expectedVersion })
-        .update({ ...values, version: knex.raw('?? + 1', ['version']) }));
+      const changed = await retryOnLockRace(() => sql.updateAttemptState(userId, expectedVersion, next.failures, next.blockedUntil, next.locked));
       return changed === 1;
     },
 

@@ -1,0 +1,150 @@
+// packages/knex/src/prepared.ts
+// Statements compiled once. Building and compiling a knex query costs more CPU than SQLite takes
+// to run it (issue #13: about half of a verification's CPU went to knex's builder, compiler and
+// runner, and to SQLite re-preparing the same text). A prepared statement is written with knex's
+// query builder as before — the builder stays the one definition of the SQL, quoting and dialect
+// included — but built once, with placeholders for its arguments; each call then hands the
+// compiled SQL and its bindings to knex's client on a pooled connection. That is the path knex's
+// own runner takes after compiling (same pool, same `query` events, same error messages, same
+// response shapes), minus the per-call building. On better-sqlite3 the SQLite statement is also
+// prepared once per connection.
+//
+// A client without the hooks this relies on (a future knex) runs the builder on every call, as
+// before: the same SQL either way.
+import type { Knex } from 'knex';
+
+/** What a statement returns: the first row, all rows, the number of rows changed, or nothing. */
+type ResultKind = 'first' | 'rows' | 'count' | 'none';
+
+interface CompiledQuery {
+  method: string;
+  sql: string;
+  bindings: readonly unknown[];
+  returning?: unknown;
+  options?: unknown;
+  output?: unknown;
+}
+
+/** The parts of knex's Client (v3) its Runner uses after compiling a query. */
+interface ClientHooks {
+  acquireConnection(): Promise<unknown>;
+  releaseConnection(connection: unknown): Promise<unknown> | unknown;
+  query(connection: unknown, query: Record<string, unknown>): Promise<unknown>;
+  processResponse(response: unknown, runner: unknown): unknown;
+  postProcessResponse(response: unknown, queryContext: unknown): unknown;
+  driverName?: string;
+  emit(event: string, ...args: unknown[]): boolean;
+}
+
+/** better-sqlite3's statement, as much of it as is used here. */
+interface SqliteStatement {
+  reader: boolean;
+  all(bindings: unknown[]): unknown[];
+  run(bindings: unknown[]): { changes: number; lastInsertRowid: number | bigint };
+}
+interface SqliteConnection {
+  prepare(sql: string): SqliteStatement;
+  __knexUid?: unknown;
+}
+
+function hooksOf(knex: Knex): ClientHooks | null {
+  const client = knex.client as Partial<ClientHooks> | undefined;
+  const names = ['acquireConnection', 'releaseConnection', 'query', 'processResponse', 'postProcessResponse', 'emit'] as const;
+  return client && names.every((n) => typeof client[n] === 'function') ? (client as ClientHooks) : null;
+}
+
+/** A placeholder no real argument can equal (a fresh object per argument position). */
+class Argument {
+  constructor(readonly index: number) {}
+}
+
+/**
+ * Binds every argument (or constant) of a compiled query: `undefined` (an absent optional
+ * column) is bound as NULL, as knex's `useNullAsDefault` inserts do.
+ */
+type Binding = { arg: number } | { constant: unknown };
+
+export type Prepare = <A extends unknown[], R>(kind: ResultKind, build: (...args: A) => Knex.QueryBuilder | Knex.Raw, arity: A['length']) => (...args: A) => Promise<R>;
+
+/** A function that prepares statements on `knex`. */
+export function preparer(knex: Knex): Prepare {
+  const client = hooksOf(knex);
+  const isBetterSqlite = client?.driverName === 'better-sqlite3';
+  /** better-sqlite3 statements by connection and SQL text. */
+  const sqliteStatements = new WeakMap<object, Map<string, SqliteStatement>>();
+
+  function compile(build: (...args: unknown[]) => Knex.QueryBuilder | Knex.Raw, arity: number): { query: CompiledQuery; bindings: Binding[] } | null {
+    const placeholders = Array.from({ length: arity }, (_, i) => new Argument(i));
+    const compiled = build(...placeholders).toSQL() as unknown as CompiledQuery | CompiledQuery[];
+    // One statement whose response knex shapes without its runner; anything else keeps the builder.
+    if (Array.isArray(compiled) || compiled.output !== undefined || 'statementsProducer' in compiled) return null;
+    const bindings = compiled.bindings.map((b): Binding => (b instanceof Argument ? { arg: b.index } : { constant: b }));
+    const { method, sql, returning, options } = compiled;
+    return { query: { method, sql, bindings: [], returning, options }, bindings };
+  }
+
+  return <A extends unknown[], R>(kind: ResultKind, build: (...args: A) => Knex.QueryBuilder | Knex.Raw, arity: A['length']) => {
+    const compiled = client ? compile(build as unknown as (...args: unknown[]) => Knex.QueryBuilder | Knex.Raw, arity) : null;
+    if (!client || !compiled) {
+      return async (...args: A) => shape(kind, await build(...args)) as R;
+    }
+    const { query, bindings } = compiled;
+    return async (...args: A): Promise<R> => {
+      const values = bindings.map((b) => {
+        const v = 'arg' in b ? args[b.arg] : b.constant;
+        return v === undefined ? null : v;
+      });
+      const connection = await client.acquireConnection();
+      try {
+        let response: unknown;
+        if (isBetterSqlite) response = runSqlite(connection as SqliteConnection, query, values);
+        else response = client.processResponse(await client.query(connection, { ...query, bindings: values }), null);
+        return shape(kind, client.postProcessResponse(response, undefined)) as R;
+      } finally {
+        await client.releaseConnection(connection);
+      }
+    };
+  };
+
+  /** knex's better-sqlite3 `_query` + `processResponse`, with the statement prepared once per connection. */
+  function runSqlite(connection: SqliteConnection, query: CompiledQuery, values: unknown[]): unknown {
+    client!.emit('query', { __knexUid: connection.__knexUid, ...query, bindings: values });
+    let statements = sqliteStatements.get(connection);
+    if (!statements) {
+      statements = new Map();
+      sqliteStatements.set(connection, statements);
+    }
+    let statement = statements.get(query.sql);
+    if (!statement) {
+      statement = connection.prepare(query.sql);
+      statements.set(query.sql, statement);
+    }
+    // As knex binds: dates as epoch milliseconds, booleans as 0/1.
+    const bound = values.map((v) => (typeof v === 'boolean' ? Number(v) : v instanceof Date ? v.valueOf() : v));
+    try {
+      if (statement.reader) {
+        const rows = statement.all(bound);
+        return query.method === 'first' ? rows[0] : rows;
+      }
+      const { changes, lastInsertRowid } = statement.run(bound);
+      return query.method === 'insert' ? [lastInsertRowid] : changes;
+    } catch (error) {
+      // The same message knex gives (the SQL, then the driver's message); the code is kept.
+      // (Not `instanceof Error`: better-sqlite3's errors may come from another realm, e.g. under Jest.)
+      if (typeof error === 'object' && error !== null && typeof (error as Error).message === 'string') (error as Error).message = `${query.sql} - ${(error as Error).message}`;
+      throw error;
+    }
+  }
+}
+
+/** Normalises what knex returned to the statement's kind (e.g. an UPDATE … RETURNING's rows). */
+function shape(kind: ResultKind, response: unknown): unknown {
+  switch (kind) {
+    case 'count':
+      return typeof response === 'number' ? response : Array.isArray(response) ? response.length : 0;
+    case 'none':
+      return undefined;
+    default:
+      return response;
+  }
+}
