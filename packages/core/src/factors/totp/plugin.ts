@@ -7,7 +7,8 @@ import { MfaConfigError, MfaError } from '../../errors';
 import type { FactorPlugin, PluginVerifyResult } from '../../factor-plugin';
 import { checkKeys, int } from '../../option-checks';
 import type { FactorRecord } from '../../store';
-import { createQrCode, createTotpKeyUri, generateTotpSecret, verifyTotp, type TotpAlgorithm, type TotpParameters, type TotpWindow } from './totp';
+import { renderQrCode } from './qr-code';
+import { createTotpKeyUri, generateTotpSecret, verifyTotp, type TotpAlgorithm, type TotpParameters, type TotpWindow } from './totp';
 
 export interface TotpOptions {
   /** HMAC algorithm of new factors (default SHA1: what every authenticator app supports). */
@@ -22,7 +23,12 @@ export interface TotpOptions {
   secretBytes?: number;
 }
 
-/** What `POST /totp/setup` shows (once): the secret for manual entry, the URI and its QR code. */
+/**
+ * What `POST /totp/setup` shows (once): the secret for manual entry, the URI and its QR code.
+ * The QR code is rendered when `qrCode` or `qrSvg` is first read (both at once, then kept), so
+ * a caller that draws its own pays nothing for it; spreading, `JSON.stringify` and
+ * `structuredClone` read them like any other property.
+ */
 export interface TotpEnrollment {
   factorId: string;
   /** Base32 secret: shown once, for manual entry. */
@@ -31,6 +37,17 @@ export interface TotpEnrollment {
   /** `data:image/png;base64,…` */
   qrCode: string;
   qrSvg: string;
+}
+
+/** `{secret, otpauthUri, qrCode, qrSvg}` with the QR code rendered on first read of either (enumerable getters). */
+function enrollmentShow(secret: string, otpauthUri: string): Omit<TotpEnrollment, 'factorId'> {
+  let qr: { png: string; svg: string } | undefined;
+  const rendered = () => (qr ??= renderQrCode(otpauthUri));
+  const show = { secret, otpauthUri } as Omit<TotpEnrollment, 'factorId'>;
+  return Object.defineProperties(show, {
+    qrCode: { enumerable: true, configurable: true, get: () => rendered().png },
+    qrSvg: { enumerable: true, configurable: true, get: () => rendered().svg },
+  });
 }
 
 const paramsOf = (f: FactorRecord) => f.data as unknown as TotpParameters;
@@ -83,8 +100,7 @@ export function totp(options: TotpOptions = {}): FactorPlugin {
         const secret = generateTotpSecret(ctx.randomBytes, secretBytes);
         const params: TotpParameters = { algorithm, digits, periodSeconds };
         const otpauthUri = createTotpKeyUri({ issuer: ctx.issuer, accountName: shownName, secret, ...params });
-        const qr = await createQrCode(otpauthUri);
-        return { data: { ...params }, secret, show: { secret, otpauthUri, qrCode: qr.png, qrSvg: qr.svg }, label: 'Authenticator app' };
+        return { data: { ...params }, secret, show: enrollmentShow(secret, otpauthUri), label: 'Authenticator app' };
       },
       async finish(ctx, { factor, input }) {
         const r = await check(ctx, factor, input as string);
