@@ -53,6 +53,7 @@ test('the lazy fields are ordinary enumerable properties to a spread, JSON and s
 test('mfa.enroll: the result carries the QR code as plain strings, rendered at most once', async () => {
   const h = setup();
   const e = await h.mfa.enroll('alice', 'totp', { accountName: 'alice@example.com' });
+  expect(render).not.toHaveBeenCalled(); // nothing read yet: nothing rendered
   const json = JSON.parse(JSON.stringify(e)) as Record<string, unknown>;
   expect(Object.keys(json).sort()).toEqual(['factorId', 'otpauthUri', 'qrCode', 'qrSvg', 'secret']);
   expect([json.qrCode, json.qrSvg]).toEqual([e.qrCode, e.qrSvg]);

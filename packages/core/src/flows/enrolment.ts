@@ -121,7 +121,11 @@ export function enrolmentFlow(e: EngineContext, proofs: ProofFlow): EnrolmentFlo
         await keepState(e, stateKey.enroll(id), { type: plugin.type, purpose: 'enroll', userId, factorId: id, secret: begun.state.secret, ttlSeconds: begun.state.ttlSeconds });
       }
       e.emit({ type: 'factor.enrolled', userId, factorId: id, factorType: plugin.type, outcome: 'success', purpose: 'enroll' }, req);
-      return { ...begun.show, factorId: id };
+      // Not a spread: that would read a lazy field (the TOTP QR code) that nobody may ask for.
+      return Object.defineProperties({}, {
+        ...Object.getOwnPropertyDescriptors(begun.show),
+        factorId: { value: id, enumerable: true, writable: true, configurable: true },
+      }) as Enrollment;
     },
 
     async confirm(userId, factorId, input, req, opts = {}) {
