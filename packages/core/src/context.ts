@@ -4,7 +4,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createAssertionSigner, type AssertionSigner } from './assertions';
 import { createAttemptLimiter, type AttemptLimiter } from './attempts';
-import { base64UrlEncode, constantTimeEqual, hashToken, hmacSha256, randomInt, randomString } from './crypto';
+import { base64UrlEncode, constantTimeEqual, hashTokenSync, hmacSha256Sync, randomInt, randomString } from './crypto';
 import { MfaError } from './errors';
 import type { MfaEvent, RequestContext } from './events';
 import type { FactorContext } from './factor-plugin';
@@ -56,21 +56,21 @@ export function createEngineContext(o: ResolvedOptions, registry: FactorRegistry
   // One MAC key per encryption key, derived once (domain-separated: never the AES key itself).
   // The key id is kept with each MAC, so rotating `encryptionKeys.current` leaves codes already
   // sent valid (their key stays in the ring).
-  const macKeys = new Map<string, Promise<Uint8Array>>();
-  const macKey = (id: string): Promise<Uint8Array> | undefined => {
+  const macKeys = new Map<string, Uint8Array>();
+  const macKey = (id: string): Uint8Array | undefined => {
     const known = macKeys.get(id);
     if (known) return known;
     const bytes = box.keyBytes(id);
     if (!bytes) return undefined;
-    const derived = hmacSha256(bytes, 'secondfactor/oob-code/v1');
+    const derived = hmacSha256Sync(bytes, 'secondfactor/oob-code/v1');
     macKeys.set(id, derived);
     return derived;
   };
-  const mac = async (id: string, binding: string, value: string) => {
+  const mac = (id: string, binding: string, value: string) => {
     const k = macKey(id);
-    return k ? `${id}.${base64UrlEncode(await hmacSha256(await k, `${binding}|${value}`))}` : null;
+    return k ? `${id}.${base64UrlEncode(hmacSha256Sync(k, `${binding}|${value}`))}` : null;
   };
-  const clientKey = async (userId: string, client: string) => `client:${(await hashToken(`${userId}\u0000${client}`)).slice(0, 32)}`;
+  const clientKey = async (userId: string, client: string) => `client:${hashTokenSync(`${userId}\u0000${client}`).slice(0, 32)}`;
   const now = () => {
     const t = o.clock();
     if (!Number.isFinite(t)) throw new MfaError('store_unavailable', 'clock returned a non-finite time');
@@ -124,15 +124,15 @@ export function createEngineContext(o: ResolvedOptions, registry: FactorRegistry
     randomBytes: (n) => o.random(n),
     randomInt: (max) => randomInt(o.random, max),
     async mac(binding, value) {
-      return (await mac(box.currentKeyId, binding, value))!;
+      return mac(box.currentKeyId, binding, value)!;
     },
     async checkMac(stored, binding, value) {
       const dot = stored.indexOf('.');
-      const expected = dot > 0 ? await mac(stored.slice(0, dot), binding, value) : null;
+      const expected = dot > 0 ? mac(stored.slice(0, dot), binding, value) : null;
       return expected !== null && constantTimeEqual(expected, stored);
     },
     async keyHash(value) {
-      return (await hashToken(value)).slice(0, 22);
+      return hashTokenSync(value).slice(0, 22);
     },
     async openSecret(factor) {
       if (!factor.secret) throw new MfaError('invalid_request', 'This factor has no secret');

@@ -77,12 +77,55 @@ describe('randomness', () => {
   });
 
   test('randomString draws each character from the alphabet; ids and tokens have their sizes', () => {
-    expect(randomString(scripted([[0, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 2], [0, 0, 0, 3]]), 'abc', 4)).toBe('abca');
+    // One call for the four 32-bit draws of four characters.
+    const words = scripted([[0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3]]);
+    expect(randomString(words, 'abc', 4)).toBe('abca');
+    expect(words.calls).toEqual([16]);
     const r = scripted([]);
     expect(randomId(r)).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect(randomToken(r)).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(randomToken(r, 16)).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect(r.calls).toEqual([16, 32, 16]);
+  });
+
+  test('randomString resamples a draw in the biased tail, asking only for the characters still missing', () => {
+    // 0xFFFFFFFF is refused for an alphabet of 3 (as randomInt refuses it): the second character is drawn again.
+    const r = scripted([[0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 5], [0, 0, 0, 4]]);
+    expect(randomString(r, 'abc', 3)).toBe('bcb');
+    expect(r.calls).toEqual([12, 4]);
+    expect(randomString(scripted([]), 'abc', 0)).toBe('');
+    expect(() => randomString(scripted([]), '', 1)).toThrow(RangeError);
+    // A long string is drawn 4096 characters (16 KiB) at a time: within what getRandomValues gives per call.
+    const long = scripted([]);
+    expect(randomString(long, 'abcdefghijklmnopqrstuvwxyz234567', 10_000)).toHaveLength(10_000);
+    expect(long.calls).toEqual([16_384, 16_384, 7_232]);
+  });
+
+  test('randomString reads the source as randomInt does, one 32-bit draw after another, in the same order', () => {
+    for (const alphabet of ['abc', 'abcdefghijklmnopqrstuvwxyz234567', '0123456789']) {
+      const bulk = randomString(scripted([]), alphabet, 40);
+      const one = scripted([]);
+      const each = Array.from({ length: 40 }, () => alphabet[randomInt(one, alphabet.length)]).join('');
+      expect(bulk).toBe(each);
+    }
+  });
+
+  test('randomString is uniform over an alphabet whose size does not divide 2^32', () => {
+    const alphabet = '0123456789';
+    const counts = new Map<string, number>();
+    const total = 100_000;
+    for (const ch of randomString((n) => globalThis.crypto.getRandomValues(new Uint8Array(n)), alphabet, total)) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+    expect([...counts.keys()].sort().join('')).toBe(alphabet);
+    const expected = total / alphabet.length;
+    const chiSquare = [...counts.values()].reduce((sum, c) => sum + (c - expected) ** 2 / expected, 0);
+    // 9 degrees of freedom: P(χ² > 40) < 1e-5 for a uniform draw. A modulo-biased draw would be detected far beyond that.
+    expect(chiSquare).toBeLessThan(40);
+  });
+
+  test('a source that returns fewer bytes than asked is refused, never read past its end', () => {
+    const short: RandomSource = (n) => new Uint8Array(Math.max(0, n - 1));
+    expect(() => randomInt(short, 10)).toThrow(RangeError);
+    expect(() => randomString(short, 'abc', 3)).toThrow(RangeError);
   });
 });
 
