@@ -1,7 +1,7 @@
 // The per-user failure limiter and MFA assertions at their edges: backoff arithmetic and
 // boundaries, lock and unlock, contention, and every way an assertion must be refused (added for
 // issue #14 — mutation testing showed these edges went unasserted).
-import { SignJWT, generateKeyPair } from 'jose';
+import { SignJWT, generateKeyPair, jwtVerify } from 'jose';
 import { backoffSeconds, memoryStore, MfaConfigError, MfaError, type EphemeralStore } from '@secondfactor/core';
 import { createAttemptLimiter } from '../src/attempts';
 import { ASSERTION_TYPE, createAssertionSigner, resolveSigningKey } from '../src/assertions';
@@ -178,6 +178,52 @@ describe('MFA assertions', () => {
     ]) {
       expect([bad, await s.verify(bad as string, NOW)]).toEqual([bad, invalid]);
     }
+  });
+
+  test("HS256 assertions (signed with node:crypto's HMAC) are the very tokens jose signs, and pass jose's strict verification", async () => {
+    for (const key of [KEY, hs]) {
+      const s = createAssertionSigner(key, OPTS);
+      const token = await s.sign({ userId: 'bob "the" ü', amr: ['otp', 'mfa'], authTime: NOW - 1_999 }, NOW + 999);
+      const byJose = await new SignJWT({ amr: ['otp', 'mfa'], auth_time: sec(NOW - 1_999) })
+        .setProtectedHeader({ alg: 'HS256', typ: ASSERTION_TYPE }).setSubject('bob "the" ü').setIssuer('Acme Co').setAudience('secondfactor')
+        .setIssuedAt(sec(NOW)).setExpirationTime(sec(NOW) + 300).sign(hs);
+      expect(token).toBe(byJose);
+      const { payload, protectedHeader } = await jwtVerify(token, hs, {
+        issuer: 'Acme Co', audience: 'secondfactor', algorithms: ['HS256'], typ: ASSERTION_TYPE, currentDate: new Date(NOW),
+        requiredClaims: ['sub', 'exp', 'iat', 'auth_time'],
+      });
+      expect(protectedHeader).toEqual({ alg: 'HS256', typ: ASSERTION_TYPE });
+      expect(payload.sub).toBe('bob "the" ü');
+      // And the other way: jose's token passes this signer.
+      expect(await s.verify(byJose, NOW)).toEqual({ ok: true, claims: { userId: 'bob "the" ü', amr: ['otp', 'mfa'], authTime: sec(NOW - 1_999) * 1000 } });
+    }
+  });
+
+  test('an HS256 assertion altered anywhere, re-signed with another key or sent as alg none is refused', async () => {
+    const s = createAssertionSigner(KEY, OPTS);
+    const token = await s.sign(claims, NOW);
+    const [header, payload, signature] = token.split('.') as [string, string, string];
+    const flip = (part: string, i: number) => `${part.slice(0, i)}${part[i] === 'A' ? 'B' : 'A'}${part.slice(i + 1)}`;
+    const other = createAssertionSigner('another-key-with-at-least-32-chars!!', OPTS);
+    const otherAudience = createAssertionSigner(KEY, { ...OPTS, audience: 'app' });
+    const asUser = (sub: string) => Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), sub })).toString('base64url');
+    for (const bad of [
+      `${header}.${payload}.${flip(signature, 0)}`, `${header}.${payload}.${flip(signature, 20)}`, `${header}.${payload}.${signature.slice(0, -1)}`,
+      `${header}.${payload}.`, `${header}.${asUser('mallory')}.${signature}`, `${flip(header, 3)}.${payload}.${signature}`,
+      `${Buffer.from(JSON.stringify({ alg: 'none', typ: ASSERTION_TYPE })).toString('base64url')}.${payload}.`,
+      `${Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url')}.${payload}.${signature}`,
+      await other.sign(claims, NOW), await otherAudience.sign(claims, NOW),
+    ]) {
+      expect([bad, await s.verify(bad, NOW)]).toEqual([bad, { ok: false, reason: 'invalid' }]);
+    }
+    expect(await s.verify(token, NOW)).toMatchObject({ ok: true });
+  });
+
+  test('an HS256 signer refuses to sign what jose would refuse: a non-string subject, a non-finite time', async () => {
+    const s = createAssertionSigner(KEY, OPTS);
+    await expect(s.sign({ ...claims, userId: 42 as unknown as string }, NOW)).rejects.toThrow(TypeError);
+    await expect(s.sign({ ...claims, authTime: Number.NaN }, NOW)).rejects.toThrow(TypeError);
+    await expect(s.sign(claims, Number.POSITIVE_INFINITY)).rejects.toThrow(TypeError);
   });
 
   test('an Ed25519 pair signs with the private key and verifies with the public one only', async () => {
