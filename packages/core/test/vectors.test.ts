@@ -57,3 +57,51 @@ describe('RFC 6238 Appendix B (ALG-04, ALG-05, ALG-06)', () => {
     expect(code).toBe('07081804');
   });
 });
+
+describe('the verifier and the generators agree', () => {
+  // verifyTotp computes its candidates on node:crypto; generateTotpForStep is otplib's: each is the other's oracle.
+  const algorithms = ['SHA1', 'SHA256', 'SHA512'] as const;
+  test('for random secrets of every accepted size, every algorithm, 6 and 8 digits, small and large steps', async () => {
+    let n = 0;
+    for (const size of [16, 20, 32, 64]) {
+      for (const algorithm of algorithms) {
+        for (const digits of [6, 8] as const) {
+          const secret = globalThis.crypto.getRandomValues(new Uint8Array(size));
+          for (const step of [0, 1, 0x7fffffff, 0xffffffff, 0x100000000, 0x123456789ab, 2 ** 52 / 30]) {
+            const params = { algorithm, digits, periodSeconds: 30 };
+            const code = await generateTotpForStep(secret, Math.floor(step), params);
+            const verified = await verifyTotp({ secret, code, nowMs: Math.floor(step) * 30_000, window: { pastSteps: 0, futureSteps: 0 }, afterStep: null, ...params });
+            expect([size, algorithm, digits, step, verified]).toEqual([size, algorithm, digits, step, { ok: true, step: Math.floor(step) }]);
+            n++;
+          }
+        }
+      }
+    }
+    expect(n).toBe(4 * 3 * 2 * 7);
+  });
+
+  test('a code of a neighbouring step outside the window, or of another secret, does not verify', async () => {
+    const secret = RFC6238_SEEDS_BASE32.SHA1;
+    const params = { algorithm: 'SHA1' as const, digits: 8 as const, periodSeconds: 30 };
+    const window = { pastSteps: 1, futureSteps: 1 };
+    const code = await generateTotpForStep(secret, 1000, params);
+    expect(await verifyTotp({ secret, code, nowMs: 1001 * 30_000, window, afterStep: null, ...params })).toEqual({ ok: true, step: 1000 });
+    expect(await verifyTotp({ secret, code, nowMs: 1002 * 30_000, window, afterStep: null, ...params })).toEqual({ ok: false, reason: 'invalid_code' });
+    expect(await verifyTotp({ secret: RFC6238_SEEDS_BASE32.SHA256, code, nowMs: 1000 * 30_000, window, afterStep: null, ...params })).toEqual({ ok: false, reason: 'invalid_code' });
+  });
+
+  test('secrets, algorithms and periods otplib refused are refused', async () => {
+    const base = { code: '123456', nowMs: 59_000, window: { pastSteps: 1, futureSteps: 1 }, afterStep: null, algorithm: 'SHA1' as const, digits: 6 as const, periodSeconds: 30 };
+    await expect(verifyTotp({ ...base, secret: new Uint8Array(15) })).rejects.toThrow(RangeError);
+    await expect(verifyTotp({ ...base, secret: new Uint8Array(65) })).rejects.toThrow(RangeError);
+    await expect(verifyTotp({ ...base, secret: 'not base32!' })).rejects.toThrow(TypeError);
+    await expect(verifyTotp({ ...base, secret: new Uint8Array(16), algorithm: 'MD5' as 'SHA1' })).rejects.toThrow(TypeError);
+    await expect(verifyTotp({ ...base, secret: new Uint8Array(16), algorithm: 'toString' as 'SHA1' })).rejects.toThrow(TypeError);
+    await expect(verifyTotp({ ...base, secret: new Uint8Array(16), periodSeconds: 0 })).rejects.toThrow(RangeError);
+    await expect(verifyTotp({ ...base, secret: new Uint8Array(16), periodSeconds: 3601 })).rejects.toThrow(RangeError);
+    // The edges themselves are accepted.
+    for (const secret of [new Uint8Array(16), new Uint8Array(64)]) {
+      expect(await verifyTotp({ ...base, secret })).toMatchObject({ ok: expect.any(Boolean) });
+    }
+  });
+});
