@@ -179,6 +179,34 @@ describe('secret box (AES-256-GCM with key ids)', () => {
     await expectStoreError(box.open([v, id, iv, flipped.toString('base64url')].join('.'), 'alice:f1'), /failed authentication/);
   });
 
+  test("envelopes are Web Crypto's AES-GCM (ciphertext then 16-byte tag): either side opens what the other sealed", async () => {
+    const box = createSecretBox({ current: 'k1', keys: { k1 } }, random);
+    const webKey = await globalThis.crypto.subtle.importKey('raw', keyBytes, 'AES-GCM', false, ['encrypt', 'decrypt']);
+    const aad = (binding: string) => new TextEncoder().encode(binding);
+    const [, , iv, ct] = (await box.seal('JBSWY3DPEHPK3PXP é', 'alice:f1')).split('.') as [string, string, string, string];
+    const opened = await globalThis.crypto.subtle.decrypt({ name: 'AES-GCM', iv: base64UrlDecode(iv) as BufferSource, additionalData: aad('alice:f1') }, webKey, base64UrlDecode(ct) as BufferSource);
+    expect(new TextDecoder().decode(opened)).toBe('JBSWY3DPEHPK3PXP é');
+    const webIv = globalThis.crypto.getRandomValues(new Uint8Array(12));
+    const sealed = await globalThis.crypto.subtle.encrypt({ name: 'AES-GCM', iv: webIv, additionalData: aad('bob:f2') }, webKey, new TextEncoder().encode('web-sealed'));
+    const envelope = `v1.k1.${base64UrlEncode(webIv)}.${base64UrlEncode(new Uint8Array(sealed))}`;
+    expect(await box.open(envelope, 'bob:f2')).toEqual({ plaintext: 'web-sealed', stale: false });
+    await expectStoreError(box.open(envelope, 'alice:f1'), /failed authentication/);
+  });
+
+  test('a cut tag, a missing IV or a ciphertext shorter than a tag fails authentication', async () => {
+    const box = createSecretBox({ current: 'k1', keys: { k1 } }, random);
+    const [v, id, iv, ct] = (await box.seal('JBSWY3DPEHPK3PXP', 'alice:f1')).split('.') as [string, string, string, string];
+    const sealed = Buffer.from(ct, 'base64url');
+    for (const bad of [
+      [v, id, iv, sealed.subarray(0, sealed.length - 4).toString('base64url')], // the last 4 tag bytes cut
+      [v, id, iv, sealed.subarray(0, 15).toString('base64url')],
+      [v, id, iv, ''],
+      [v, id, '', ct],
+    ]) {
+      await expectStoreError(box.open(bad.join('.'), 'alice:f1'), /failed authentication/);
+    }
+  });
+
   test('malformed envelopes and unknown key ids are store errors that say so', async () => {
     const box = createSecretBox({ current: 'k1', keys: { k1 } }, random);
     const [, , iv, ct] = (await box.seal('x', 'b')).split('.') as [string, string, string, string];
