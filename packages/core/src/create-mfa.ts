@@ -81,7 +81,7 @@ export function createMfa(options: MfaOptions): Mfa {
   const proofs = proofFlow(e);
   const enrolment = enrolmentFlow(e, proofs);
   const management = managementFlow(e, proofs);
-  return auditedApi(e, {
+  const api = auditedApi<Mfa>(e, {
     issuer: o.issuer,
     factorTypes: Object.freeze(registry.all.map(infoOf)),
     trustedDeviceTtlSeconds: o.trustedDevices.ttlSeconds,
@@ -99,13 +99,20 @@ export function createMfa(options: MfaOptions): Mfa {
     checkProof: proofs.checkProof,
     devices: devicesFlow(e),
     assertions: {
-      async verify(token, opts = {}) {
-        const r = await e.signer.verify(token as string, e.now(), opts.maxAgeSeconds);
-        return r.ok ? { ok: true as const, userId: r.claims.userId, amr: r.claims.amr, authTime: r.claims.authTime } : r;
-      },
+      verify: verifyAssertion,
       issue: (userId, amr) => issueAssertion(e, requireUserId(userId), amr),
     },
   });
+  // Checking an assertion emits no event and writes nothing, so it alone is not run under
+  // e.audited: requireMfa calls it on every request, and an AsyncLocalStorage context per call
+  // was most of what it cost.
+  api.assertions.verify = verifyAssertion;
+  return api;
+
+  async function verifyAssertion(token: unknown, opts: { maxAgeSeconds?: number } = {}): ReturnType<Mfa['assertions']['verify']> {
+    const r = await e.signer.verify(token as string, e.now(), opts.maxAgeSeconds);
+    return r.ok ? { ok: true as const, userId: r.claims.userId, amr: r.claims.amr, authTime: r.claims.authTime } : r;
+  }
 }
 
 /** Every operation of `api`, run under `e.audited` (its audit-log writes settle before it does). */

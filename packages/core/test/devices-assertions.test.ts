@@ -137,6 +137,18 @@ describe('assertions', () => {
     if (!s.required) throw new Error('expected a challenge');
     for (const t of [s.challengeToken, '', 'a.b.c', 42, undefined]) expect((await h.mfa.assertions.verify(t)).ok).toBe(false);
   });
+
+  test('checking an assertion emits no event and writes nothing (why it alone runs outside the audited wrapper)', async () => {
+    const h = setup();
+    const { assertion } = await h.mfa.assertions.issue('alice', ['otp']);
+    const eventsBefore = h.events.length;
+    const stored = await h.store.listEvents({ limit: 1000 });
+    for (const t of [assertion, assertion, 'a.b.c', 42, `${assertion}x`]) await h.mfa.assertions.verify(t);
+    h.clock.advance(301);
+    await h.mfa.assertions.verify(assertion, { maxAgeSeconds: 1 });
+    expect(h.events.length).toBe(eventsBefore);
+    expect(await h.store.listEvents({ limit: 1000 })).toEqual(stored);
+  });
 });
 
 test('an assertion as proof for management is bounded by maxAgeSeconds (≤ 300 s)', async () => {

@@ -122,15 +122,28 @@ export function appendSetCookie(res: HeaderTarget, value: string): void {
 
 /** The value of cookie `name` in the request's Cookie header (the first one), or undefined. */
 export function readCookie(req: Request, name: string): string | undefined {
+  return readCookies(req, [name])[0];
+}
+
+/**
+ * The values of the cookies `names` (in that order; one parse of the header), each as
+ * `readCookie` reads it: the first cookie of that name decides, and a value a cookie cannot carry
+ * counts as none. Names without a value are left out.
+ */
+export function readCookies(req: Request, names: readonly string[]): string[] {
   const header = req.headers.cookie;
-  if (typeof header !== 'string' || header.length > 8192) return undefined;
+  if (typeof header !== 'string' || header.length > 8192 || names.length === 0) return [];
+  const found: (string | null | undefined)[] = names.map(() => null); // null: not seen yet; undefined: seen, unusable
+  let left = names.length;
   for (const pair of header.split(';')) {
     const eq = pair.indexOf('=');
     if (eq < 0) continue;
-    if (pair.slice(0, eq).trim() !== name) continue;
+    const i = names.indexOf(pair.slice(0, eq).trim());
+    if (i < 0 || found[i] !== null) continue;
     let value = pair.slice(eq + 1).trim();
     if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-    return VALUE.test(value) ? value : undefined;
+    found[i] = VALUE.test(value) ? value : undefined;
+    if (--left === 0) break;
   }
-  return undefined;
+  return found.filter((v): v is string => typeof v === 'string');
 }

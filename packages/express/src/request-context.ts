@@ -21,7 +21,11 @@ export function contextOf(req: Request): RequestContext {
  * a value that cannot be a user id (a host bug: it becomes a 500, never a pass).
  */
 export async function resolveUserId(getUserId: GetUserId, req: Request, res: Response): Promise<string | undefined> {
-  const value = await getUserId(req, res);
+  return userIdOf(await getUserId(req, res));
+}
+
+/** `resolveUserId` for a value already at hand (what `getUserId` returned or resolved to). */
+export function userIdOf(value: unknown): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
   if (typeof value === 'string' && value.length <= 255) return value;

@@ -5,12 +5,12 @@
 // Login challenge tokens are never accepted: they are not assertions (distinct type and audience).
 import type { NextFunction, RequestHandler } from 'express';
 import type { Mfa } from '@secondfactor/core';
-import { DEFAULT_ASSERTION_COOKIE_NAMES, readCookie, resolveAssertionCookie } from './cookies';
+import { DEFAULT_ASSERTION_COOKIE_NAMES, readCookies, resolveAssertionCookie } from './cookies';
 import { bearerToken } from './fresh-proof';
 import { handleAsyncErrors } from './handle-async';
 import { checkFunction, checkKnownKeys, checkMfa, checkSeconds, configError } from './options';
 import { problem, sendProblem } from './problem';
-import { resolveUserId } from './request-context';
+import { userIdOf } from './request-context';
 import type { MfaRequiredInfo, RequireMfaOptions } from './types';
 
 const WHERE = 'requireMfa()';
@@ -51,17 +51,24 @@ export function requireMfa(mfa: Mfa, options: RequireMfaOptions): RequestHandler
   const refusal = problem('mfa_required', { status: 401, detail: `${DESCRIPTION}.`, ...(maxAge === undefined ? {} : { maxAge }) });
 
   return handleAsyncErrors(async function requireMfaMiddleware(req, res, next) {
-    const tokens = [bearerToken(req), ...cookieNames.map((name) => readCookie(req, name))].filter((t): t is string => t !== undefined);
+    // The Bearer token, then the cookies' (each token once).
+    const bearer = bearerToken(req);
+    const tokens = bearer === undefined ? [] : [bearer];
+    for (const value of readCookies(req, cookieNames)) if (!tokens.includes(value)) tokens.push(value);
     let hostUser: string | undefined | null = null; // null: not asked yet
     const isHostUser = async (userId: string) => {
-      if (hostUser === null) hostUser = await resolveUserId(getUserId, req, res);
+      if (hostUser === null) {
+        // No await for a host whose getUserId answers synchronously (the common case).
+        const value = getUserId(req, res);
+        hostUser = userIdOf(typeof (value as PromiseLike<unknown> | null)?.then === 'function' ? await value : value);
+      }
       return hostUser === userId;
     };
     let reason: Reason = 'missing';
     const note = (r: Reason) => {
       if (RANK[r] > RANK[reason]) reason = r;
     };
-    for (const token of new Set(tokens)) {
+    for (const token of tokens) {
       const r = await mfa.assertions.verify(token, verifyOptions);
       if (r.ok) {
         if (await isHostUser(r.userId)) {

@@ -8,6 +8,7 @@ import {
   clearAssertionCookie, failureProblem, mfaErrorHandler, mfaRouter, requireMfa, sendProblem,
   type AssertionCookieOptions, type MfaRequiredInfo, type MfaRouterOptions, type RequireMfaOptions,
 } from '../src';
+import { readCookie, readCookies } from '../src/cookies';
 import { enrolTotp, setup, totpNow } from '../../core/test/support/harness';
 import { enrolTotpOverHttp, hostApp, oathtool, setCookies } from './support/host-app';
 import { expectProblem } from './support/problems';
@@ -206,6 +207,33 @@ describe('requireMfa reads the cookie the router set', () => {
   });
 });
 
+describe('reading cookies', () => {
+  const req = (cookie: unknown) => ({ headers: { cookie } }) as unknown as Request;
+  test('readCookies reads several names in one pass, in the order asked; the first cookie of a name decides', () => {
+    const r = req('a=1; __Host-sf_mfa=x.y.z; sf_mfa="q.r.s"; a=2; sf_mfa=later; junk; =v; b');
+    expect(readCookies(r, ['__Host-sf_mfa', 'sf_mfa'])).toEqual(['x.y.z', 'q.r.s']);
+    expect(readCookies(r, ['sf_mfa', '__Host-sf_mfa'])).toEqual(['q.r.s', 'x.y.z']);
+    expect(readCookies(r, ['a', 'missing', 'sf_mfa'])).toEqual(['1', 'q.r.s']);
+    expect(readCookies(r, [])).toEqual([]);
+    expect(readCookie(r, 'a')).toBe('1');
+    expect(readCookie(r, 'missing')).toBeUndefined();
+    expect(readCookie(req('e='), 'e')).toBe('');
+  });
+
+  test('a first cookie whose value a cookie cannot carry counts as none (a later one of that name is not read)', () => {
+    const r = req('sf_mfa=bad value; __Host-sf_mfa=ok; sf_mfa=good');
+    expect(readCookies(r, ['__Host-sf_mfa', 'sf_mfa'])).toEqual(['ok']);
+    expect(readCookie(r, 'sf_mfa')).toBeUndefined();
+  });
+
+  test('no Cookie header, or one over 8 KiB, reads nothing', () => {
+    expect(readCookies(req(undefined), ['a'])).toEqual([]);
+    expect(readCookies(req(['a=1']), ['a'])).toEqual([]);
+    expect(readCookies(req(`a=1; b=${'x'.repeat(8192)}`), ['a'])).toEqual([]);
+    expect(readCookies(req(`a=1; b=${'x'.repeat(8185)}`), ['a'])).toEqual(['1']);
+  });
+});
+
 describe('clearAssertionCookie(res, options)', () => {
   test.each<[string, boolean | AssertionCookieOptions | undefined, string | null]>([
     ['no options (the router default)', undefined, '__Host-sf_mfa=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; HttpOnly; Secure; SameSite=Lax'],
@@ -325,6 +353,36 @@ describe('requireMfa({onRequired})', () => {
       { reason: 'other_user', maxAge: 60, user: 'alice' },
       { reason: 'other_user', maxAge: 60, user: undefined },
     ]);
+  });
+
+  test('getUserId may answer directly, with a promise or with any thenable; a value that is no user id is a 500', async () => {
+    const { mfa } = setup();
+    const alice = (await mfa.assertions.issue('alice', ['otp'])).assertion;
+    // biome-ignore lint/suspicious/noThenProperty: a thenable that is not a Promise is the point: hosts may return one.
+    const thenable = (value: unknown) => ({ then: (resolve: (v: unknown) => void) => resolve(value) });
+    const answers: [RequireMfaOptions['getUserId'], number][] = [
+      [() => 'alice', 200], [async () => 'alice', 200], [(() => thenable('alice')) as never, 200],
+      [() => 'bob', 401], [async () => 'bob', 401], [(() => thenable('bob')) as never, 401], [() => undefined, 401],
+      [(() => ({ id: 'alice' })) as never, 500], [(() => thenable({ id: 'alice' })) as never, 500],
+    ];
+    for (const [getUser, status] of answers) {
+      const app = express().get('/p', requireMfa(mfa, { getUserId: getUser }), (req, res) => void res.json(req.mfa));
+      app.use(mfaErrorHandler());
+      const res = await request(app).get('/p').set('Authorization', `Bearer ${alice}`);
+      expect([String(getUser), res.status]).toEqual([String(getUser), status]);
+      if (status === 200) expect(res.body).toMatchObject({ userId: 'alice', amr: ['mfa', 'otp'] });
+    }
+  });
+
+  test('the same token as Bearer and as both cookies is checked once', async () => {
+    const { mfa } = setup();
+    const alice = (await mfa.assertions.issue('alice', ['otp'])).assertion;
+    let checks = 0;
+    const counting = { ...mfa, assertions: { ...mfa.assertions, verify: (...args: Parameters<typeof mfa.assertions.verify>) => { checks++; return mfa.assertions.verify(...args); } } };
+    const app = express().get('/p', requireMfa(counting, { getUserId: () => 'bob' }), (_req, res) => void res.send('ok'));
+    const res = await request(app).get('/p').set('Authorization', `Bearer ${alice}`).set('Cookie', `__Host-sf_mfa=${alice}; sf_mfa=${alice}`);
+    expect(res.status).toBe(401);
+    expect(checks).toBe(1);
   });
 
   test('with several tokens the one closest to passing decides (stale, then other_user, then invalid)', async () => {
