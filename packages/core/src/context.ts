@@ -1,7 +1,6 @@
 // packages/core/src/context.ts
 // The engine's shared parts, built once by createMfa from validated options — and the narrower
 // `FactorContext` the plugins see.
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { createAssertionSigner, type AssertionSigner } from './assertions';
 import { createAttemptLimiter, type AttemptLimiter } from './attempts';
 import { base64UrlEncode, constantTimeEqual, hashTokenSync, hmacSha256Sync, randomInt, randomString } from './crypto';
@@ -26,14 +25,13 @@ export interface EngineContext {
   now(): number;
   emit(event: Omit<MfaEvent, 'at' | 'ip' | 'userAgent'>, ctx?: RequestContext): void;
   /**
-   * Runs one public operation. The audit-log writes of the events it emitted are awaited before
-   * it settles, and a failed write fails it (`store_unavailable`): an event is never lost silently.
+   * Runs one public operation on a context of its own, whose `emit` (and its plugins') records
+   * each audit-log write: they are awaited before the operation settles, and a failed write fails
+   * it (`store_unavailable`): an event is never lost silently. (An explicit context rather than an
+   * AsyncLocalStorage: on Node 20 the latter hooks every promise of the process once used.)
    */
-  audited<T>(operation: () => Promise<T>): Promise<T>;
+  audited<T>(operation: (scoped: EngineContext) => Promise<T>): Promise<T>;
 }
-
-/** The audit-log writes started by the operation running in this async context. */
-const auditWrites = new AsyncLocalStorage<Promise<void>[]>();
 
 const DAY_MS = 86_400_000;
 /** Lower-case only: the id orders and compares alike under every SQL collation (MariaDB's are case-insensitive). */
@@ -83,13 +81,13 @@ export function createEngineContext(o: ResolvedOptions, registry: FactorRegistry
     sequence = (sequence + 1) % SEQUENCE_SPAN;
     return sequence.toString(36).padStart(8, '0') + randomString(o.random, ID_ALPHABET, 14);
   };
-  const emit: EngineContext['emit'] = (event, ctx) => {
+  /** An emit whose audit-log writes go to `sink.pending` while it is there (else nobody awaits them). */
+  const emitter = (sink: { pending: Promise<void>[] | null }): EngineContext['emit'] => (event, ctx) => {
     const full: MfaEvent = { ...event, ip: ctx?.ip, userAgent: ctx?.userAgent, at: o.clock() };
     if (o.audit.store) {
       const write = store.appendEvent(auditRecord(eventId(), full));
-      const pending = auditWrites.getStore();
       // Every entry point runs under audited(), which awaits this write and fails on its error.
-      if (pending) pending.push(write);
+      if (sink.pending) sink.pending.push(write);
       else write.catch(() => {});
     }
     if (!o.onEvent) return;
@@ -100,11 +98,15 @@ export function createEngineContext(o: ResolvedOptions, registry: FactorRegistry
       // The host's sink failing must not change the security decision that was already taken.
     }
   };
-  async function audited<T>(operation: () => Promise<T>): Promise<T> {
+  const emit = emitter({ pending: null });
+  async function audited<T>(operation: (scoped: EngineContext) => Promise<T>): Promise<T> {
     const pending: Promise<void>[] = [];
+    const sink: { pending: Promise<void>[] | null } = { pending };
+    const scopedEmit = emitter(sink);
+    const scoped: EngineContext = { ...engine, emit: scopedEmit, factors: { ...factors, emit: scopedEmit } };
     let outcome: { ok: true; value: T } | { ok: false; error: unknown };
     try {
-      outcome = { ok: true, value: await auditWrites.run(pending, operation) };
+      outcome = { ok: true, value: await operation(scoped) };
     } catch (error) {
       outcome = { ok: false, error };
     }
@@ -114,6 +116,7 @@ export function createEngineContext(o: ResolvedOptions, registry: FactorRegistry
     while (pending.length > 0) {
       for (const r of await Promise.allSettled(pending.splice(0))) if (r.status === 'rejected') lost ??= { error: r.reason };
     }
+    sink.pending = null; // an event after this point (work the operation left running) is not awaited
     if (!outcome.ok) throw outcome.error; // the operation's own error wins over a write's
     if (lost) throw lost.error; // fail closed: an operation whose audit trail could not be written fails
     return outcome.value;
@@ -144,7 +147,7 @@ export function createEngineContext(o: ResolvedOptions, registry: FactorRegistry
     store,
     emit: (event, req) => emit(event, req),
   };
-  return {
+  const engine: EngineContext = {
     o,
     registry,
     store,
@@ -156,4 +159,5 @@ export function createEngineContext(o: ResolvedOptions, registry: FactorRegistry
     emit,
     audited,
   };
+  return engine;
 }

@@ -78,36 +78,38 @@ export function createMfa(options: MfaOptions): Mfa {
   const o = resolveOptions(options);
   const registry = createRegistry(o.factors ?? [totp(), backupCodes()]);
   const e = createEngineContext(o, registry);
-  const proofs = proofFlow(e);
-  const enrolment = enrolmentFlow(e, proofs);
-  const management = managementFlow(e, proofs);
-  const api = auditedApi<Mfa>(e, {
+  /** The operations, on the context of one audited call (its own `emit`: see `EngineContext.audited`). */
+  const operations = (s: EngineContext): Operations => {
+    const proofs = proofFlow(s);
+    const enrolment = enrolmentFlow(s, proofs);
+    const management = managementFlow(s, proofs);
+    return {
+      // The overloads only narrow what the built-in types show; the flow is the same for every type.
+      enroll: enrolment.enroll as Mfa['enroll'],
+      confirm: enrolment.confirm,
+      status: management.status,
+      backupCodes: management.backupCodes,
+      factors: management.factors,
+      disable: management.disable,
+      admin: adminFlow(s, management),
+      audit: auditFlow(s),
+      login: loginFlow(s),
+      stepUp: proofs.stepUp,
+      checkProof: proofs.checkProof,
+      devices: devicesFlow(s),
+      assertions: { issue: (userId, amr) => issueAssertion(s, requireUserId(userId), amr) },
+    };
+  };
+  const api = auditedApi(e, operations, operations(e), []);
+  return {
     issuer: o.issuer,
     factorTypes: Object.freeze(registry.all.map(infoOf)),
     trustedDeviceTtlSeconds: o.trustedDevices.ttlSeconds,
-    // The overloads only narrow what the built-in types show; the flow is the same for every type.
-    enroll: enrolment.enroll as Mfa['enroll'],
-    confirm: enrolment.confirm,
-    status: management.status,
-    backupCodes: management.backupCodes,
-    factors: management.factors,
-    disable: management.disable,
-    admin: adminFlow(e, management),
-    audit: auditFlow(e),
-    login: loginFlow(e),
-    stepUp: proofs.stepUp,
-    checkProof: proofs.checkProof,
-    devices: devicesFlow(e),
-    assertions: {
-      verify: verifyAssertion,
-      issue: (userId, amr) => issueAssertion(e, requireUserId(userId), amr),
-    },
-  });
-  // Checking an assertion emits no event and writes nothing, so it alone is not run under
-  // e.audited: requireMfa calls it on every request, and an AsyncLocalStorage context per call
-  // was most of what it cost.
-  api.assertions.verify = verifyAssertion;
-  return api;
+    ...api,
+    // Checking an assertion emits no event and writes nothing, so it alone is not audited: requireMfa
+    // calls it on every request.
+    assertions: { ...api.assertions, verify: verifyAssertion },
+  };
 
   async function verifyAssertion(token: unknown, opts: { maxAgeSeconds?: number } = {}): ReturnType<Mfa['assertions']['verify']> {
     const r = await e.signer.verify(token as string, e.now(), opts.maxAgeSeconds);
@@ -115,13 +117,28 @@ export function createMfa(options: MfaOptions): Mfa {
   }
 }
 
-/** Every operation of `api`, run under `e.audited` (its audit-log writes settle before it does). */
-function auditedApi<T extends object>(e: EngineContext, api: T): T {
+/** What `Mfa` does (its functions, by namespace); the rest of `Mfa` is configuration. */
+type Operations = Omit<Mfa, 'issuer' | 'factorTypes' | 'trustedDeviceTtlSeconds' | 'assertions'> & { assertions: Pick<Mfa['assertions'], 'issue'> };
+
+/**
+ * Every operation of `template` (at `path`), run under `e.audited`: each call builds the operations
+ * on its own audited context and runs the one asked for, so its audit-log writes settle before it does.
+ */
+function auditedApi<T extends object>(e: EngineContext, build: (s: EngineContext) => object, template: T, path: readonly string[]): T {
   const wrapped: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(api)) {
-    if (typeof value === 'function') wrapped[name] = (...args: unknown[]) => e.audited(() => value(...args));
-    else if (value !== null && typeof value === 'object' && !Array.isArray(value)) wrapped[name] = auditedApi(e, value);
-    else wrapped[name] = value;
+  for (const [name, value] of Object.entries(template)) {
+    if (typeof value === 'function') {
+      wrapped[name] = (...args: unknown[]) => e.audited((s) => {
+        let namespace = build(s) as Record<string, unknown>;
+        for (const key of path) namespace = namespace[key] as Record<string, unknown>;
+        const operation = namespace[name] as (...a: unknown[]) => Promise<unknown>;
+        return operation(...args);
+      });
+    } else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      wrapped[name] = auditedApi(e, build, value, [...path, name]);
+    } else {
+      wrapped[name] = value;
+    }
   }
   return wrapped as T;
 }

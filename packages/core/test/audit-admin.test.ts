@@ -109,6 +109,47 @@ describe('the audit log', () => {
     expect(off.events.length).toBeGreaterThan(0);
     expect(await off.store.listEvents({ limit: 10 })).toEqual([]);
   });
+
+  test('concurrent operations each wait for their own event writes and fail on their own lost write only', async () => {
+    const base = memoryStore();
+    const held: { userId: string; release(error?: Error): void }[] = [];
+    let hold = false;
+    const store: MfaStore = {
+      ...base,
+      appendEvent: (e) => (hold
+        ? new Promise<void>((resolve, reject) => {
+          held.push({ userId: e.userId, release: (error) => (error ? reject(error) : resolve(base.appendEvent(e))) });
+        })
+        : base.appendEvent(e)),
+    };
+    const h = setup({ store });
+    await enrolTotp(h, 'alice');
+    await enrolTotp(h, 'bob');
+    hold = true;
+    const settled: Record<string, unknown> = {};
+    const track = (name: string, p: Promise<unknown>) => p.then((value) => { settled[name] = { value }; }, (error: unknown) => { settled[name] = { error }; });
+    const both = Promise.all([track('alice', h.mfa.login.start('alice')), track('bob', h.mfa.login.start('bob'))]);
+    while (held.length < 2) await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(settled).toEqual({}); // neither answers before its event is stored
+    held.find((x) => x.userId === 'bob')!.release();
+    held.find((x) => x.userId === 'alice')!.release(new Error('disk full'));
+    await both;
+    expect(settled.alice).toMatchObject({ error: { code: 'store_unavailable' } });
+    expect(settled.bob).toMatchObject({ value: { required: true } });
+  });
+
+  test("a plugin's own event (backup_code.used) is awaited with its operation: a lost write fails it", async () => {
+    const base = memoryStore();
+    const store: MfaStore = {
+      ...base,
+      appendEvent: async (e) => (e.type === 'backup_code.used' ? Promise.reject(new Error('disk full')) : base.appendEvent(e)),
+    };
+    const h = setup({ store });
+    const { backupCodes } = await enrolTotp(h);
+    await expect(h.mfa.stepUp.verify('alice', { code: backupCodes[0]! })).rejects.toMatchObject({ code: 'store_unavailable' });
+    expect(h.events.at(-1)).toMatchObject({ type: 'mfa.verified' });
+  });
 });
 
 describe('the admin API', () => {
