@@ -1,8 +1,19 @@
 // packages/core/src/factors/oob/phone.ts
 // Phone numbers for SMS factors: parsed and normalised to E.164 with libphonenumber-js (full
 // metadata, so the line type is known), fixed lines refused, optional country allowlist.
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import type * as PhoneNumbers from 'libphonenumber-js/max';
 import { MfaError } from '../../errors';
+
+let phoneNumbers: typeof PhoneNumbers | undefined;
+
+/**
+ * libphonenumber-js's parser with its full metadata, loaded on first use: about 10 MiB of memory
+ * that a server without SMS factors never needs (issue #13).
+ */
+export function parsePhoneNumber(text: string): PhoneNumbers.PhoneNumber | undefined {
+  phoneNumbers ??= require('libphonenumber-js/max') as typeof PhoneNumbers;
+  return phoneNumbers.parsePhoneNumberFromString(text);
+}
 
 export interface NormalizePhoneOptions {
   /** ISO 3166-1 alpha-2 codes; when set, other countries are refused. */
@@ -14,7 +25,7 @@ export function normalizePhone(input: unknown, options: NormalizePhoneOptions = 
   if (typeof input !== 'string' || input.length > 32 || !input.trim().startsWith('+')) {
     throw new MfaError('invalid_request', 'phone must be a string in international format, e.g. +14155550123', { field: 'phone' });
   }
-  const parsed = parsePhoneNumberFromString(input.trim());
+  const parsed = parsePhoneNumber(input.trim());
   if (!parsed?.isValid()) {
     throw new MfaError('invalid_request', 'phone is not a valid phone number', { field: 'phone' });
   }

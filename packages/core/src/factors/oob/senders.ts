@@ -1,8 +1,8 @@
 // packages/core/src/factors/oob/senders.ts
 // How out-of-band codes leave the process. Hosts implement `CodeSender` (or use
 // @secondfactor/twilio, @secondfactor/smtp); core never does network I/O itself.
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { MfaError } from '../../errors';
+import { parsePhoneNumber } from './phone';
 
 /** One code to deliver. `to` is an E.164 number (SMS) or an email address. */
 export interface CodeMessage {
@@ -28,7 +28,7 @@ export interface CodeSender {
 export function maskPhone(e164: string): string {
   const digits = e164.replace(/[^\d]/g, '');
   const last = digits.slice(-4);
-  const cc = parsePhoneNumberFromString(e164)?.countryCallingCode;
+  const cc = parsePhoneNumber(e164)?.countryCallingCode;
   return cc ? `+${cc} ••• ••• ${last}` : `••• ••• ${last}`;
 }
 

@@ -6,7 +6,10 @@
 // checksums come from zlib, so a render costs about QRCode.create itself: under Jest's VM, where
 // every test file runs the code cold, that is what keeps enrolment cheap.
 import { crc32, deflateSync } from 'node:zlib';
-import QRCode from 'qrcode';
+import type QRCodeModule from 'qrcode';
+
+/** `qrcode`, loaded on the first rendering (a server that enrols nobody never needs it). */
+let qrcode: typeof QRCodeModule | undefined;
 
 const MARGIN = 2; // modules of quiet zone on each side (as before)
 const SCALE = 6; // PNG pixels per module
@@ -69,6 +72,7 @@ function svg(size: number, dark: Uint8Array): string {
 
 /** The URI as a QR code: a PNG data URL and an SVG (both decode back to exactly `uri`). */
 export function renderQrCode(uri: string): { png: string; svg: string } {
-  const { modules } = QRCode.create(uri, { errorCorrectionLevel: 'M' });
+  qrcode ??= require('qrcode') as typeof QRCodeModule;
+  const { modules } = qrcode.create(uri, { errorCorrectionLevel: 'M' });
   return { png: png(modules.size, modules.data), svg: svg(modules.size, modules.data) };
 }
