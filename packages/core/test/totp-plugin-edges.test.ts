@@ -83,6 +83,16 @@ describe('enrolment', () => {
     expect(await h.mfa.stepUp.verify('alice', { code: await generateTotp(e.secret, h.clock.now(), P) })).toMatchObject({ ok: true, amr: ['mfa', 'otp'] });
   });
 
+  test('a wrong confirming code is an invalid_code failure of the enrolment, recorded as such', async () => {
+    const h = setup();
+    const e = await h.mfa.enroll('alice', 'totp');
+    expect(await h.mfa.confirm('alice', e.factorId, { code: '000000' }, { ip: '192.0.2.1' })).toEqual({ ok: false, reason: 'invalid_code' });
+    expect(h.events.at(-1)).toEqual(expect.objectContaining({
+      type: 'mfa.failed', userId: 'alice', factorId: e.factorId, factorType: 'totp', outcome: 'failure', reason: 'invalid_code', purpose: 'enroll', ip: '192.0.2.1',
+    }));
+    expect((await h.store.getFactor('alice', e.factorId))?.status).toBe('pending');
+  });
+
   test('the account name in the label keeps ":" out (shown as U+A789), the issuer is the engine\'s', async () => {
     const h = setup();
     const e = await h.mfa.enroll('alice', 'totp', { accountName: 'a:b:c' });
