@@ -110,6 +110,17 @@ describe('the cache of verified tokens', () => {
     expect(checks.count()).toBe(3);
   });
 
+  test('an HS256 secret is imported into a verification key once, for every verify of the signer', async () => {
+    const imports = jest.spyOn(globalThis.crypto.subtle, 'importKey');
+    const s = createAssertionSigner(KEY, OPTS);
+    for (let i = 0; i < 3; i++) {
+      const token = await s.sign({ userId: `u${i}`, amr: ['otp'], authTime: NOW }, NOW);
+      expect(await s.verify(token, NOW)).toMatchObject({ ok: true });
+    }
+    // Signing uses node:crypto's HMAC (no Web Crypto key); jose verifies with the one imported key.
+    expect(imports.mock.calls.filter(([format]) => format === 'raw')).toHaveLength(1);
+  });
+
   test('an expired token is forgotten: seen again by a clock set back, its signature is checked again', async () => {
     const s = createAssertionSigner(KEY, OPTS);
     const token = await s.sign({ userId: 'alice', amr: ['otp'], authTime: NOW }, NOW);
