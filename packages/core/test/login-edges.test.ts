@@ -3,7 +3,7 @@
 // the store at all, the per-login step of a code factor, the challenge's lifetime to the
 // millisecond and in the store, the attempt that ends it, and what a success returns and records.
 import { createHash } from 'node:crypto';
-import { memoryStore, type CodeMessage, type CodeSender, type MfaStore } from '@secondfactor/core';
+import { backupCodes, memoryStore, totp, type CodeMessage, type CodeSender, type FactorPlugin, type MfaStore } from '@secondfactor/core';
 import { enrolTotp, setup, totpNow } from './support/harness';
 
 const PHONE = '+14155550123';
@@ -86,6 +86,21 @@ describe('the start under a policy', () => {
     expect(await h.mfa.login.start('alice', { policy: { required: true } })).toMatchObject({ required: true, methods: ['totp', 'sms', 'backup_code'] });
     expect(await h.mfa.login.start('alice')).toMatchObject({ required: true, methods: ['totp', 'sms', 'backup_code'] });
   });
+});
+
+test('a plugin that offers itself is not offered when the policy counts other types (recovery codes still are)', async () => {
+  // A plugin with its own `offered` (no factor of its type needed), as a third-party plugin may have.
+  const beacon: FactorPlugin = {
+    type: 'beacon', input: 'code', phishingResistant: false, restricted: false,
+    parseInput: ({ code }) => code,
+    offered: async () => true,
+    verify: async () => ({ ok: false, reason: 'invalid_code' }),
+  };
+  const h = setup({ factors: [totp(), beacon, backupCodes({ bcryptCost: 4 })] });
+  await enrolTotp(h);
+  expect(await h.mfa.login.start('alice', { policy: { required: true, methods: ['totp'] } })).toMatchObject({ required: true, methods: ['totp', 'backup_code'] });
+  expect(await h.mfa.login.start('alice', { policy: { required: true } })).toMatchObject({ required: true, methods: ['totp', 'beacon', 'backup_code'] });
+  expect(await h.mfa.login.start('alice')).toMatchObject({ required: true, methods: ['totp', 'beacon', 'backup_code'] });
 });
 
 describe('a challenge', () => {
