@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { memoryStore, passwordProof, type CodeMessage, type FreshProof, type MfaStore } from '@secondfactor/core';
-import { KEY_1, KEY_2, SIGNING_KEY, enrolTotp, proofFor, setup, totpNow } from './support/harness';
+import { KEY_1, KEY_2, SIGNING_KEY, enrolTotp, proofFor, setup, storeLosingBackupCodeRace, totpNow } from './support/harness';
 
 const A = { ip: '198.51.100.1', userAgent: 'attacker' };
 const B = { ip: '203.0.113.9', userAgent: 'real user' };
@@ -219,25 +219,13 @@ describe('11. one code spent per login', () => {
 
   test('a code that loses its race after the challenge was taken gives the challenge back', async () => {
     const inner = memoryStore();
-    let spend: (() => Promise<void>) | undefined;
     // Someone else spends the same backup code between this request's check and its commit.
-    const store: MfaStore = {
-      ...inner,
-      takeChallenge: async (id) => {
-        const taken = await inner.takeChallenge(id);
-        await spend?.();
-        return taken;
-      },
-    };
+    const { store, armRace } = storeLosingBackupCodeRace(inner);
     const h = setup({ store });
     const { backupCodes } = await enrolTotp(h);
     const token = await challenge(h);
     const id = createHash('sha256').update(token).digest('base64url');
-    const set = (await inner.getBackupCodes('alice'))!;
-    spend = async () => {
-      spend = undefined;
-      for (const hash of set.hashes) await inner.consumeBackupCode('alice', hash, 0);
-    };
+    await armRace();
     expect(await h.mfa.login.verify(token, { method: 'backup_code', code: backupCodes[0]! })).toEqual({ ok: false, reason: 'invalid_code' });
     expect(await inner.getChallenge(id)).toMatchObject({ userId: 'alice', attempts: 1 });
   });

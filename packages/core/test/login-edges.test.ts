@@ -3,31 +3,12 @@
 // the store at all, the per-login step of a code factor, the challenge's lifetime to the
 // millisecond and in the store, the attempt that ends it, and what a success returns and records.
 import { createHash } from 'node:crypto';
-import { backupCodes, memoryStore, totp, type CodeMessage, type CodeSender, type FactorPlugin, type MfaStore } from '@secondfactor/core';
-import { enrolTotp, setup, totpNow } from './support/harness';
+import { backupCodes, memoryStore, totp, type FactorPlugin, type MfaStore } from '@secondfactor/core';
+import { PHONE, enrolSms, enrolTotp, setup, smsSetup, storeLosingBackupCodeRace, totpNow } from './support/harness';
 
-const PHONE = '+14155550123';
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36';
 const challengeIdOf = (token: string) => createHash('sha256').update(token).digest('base64url');
 const iso = (ms: number) => new Date(ms).toISOString();
-
-/** An engine with SMS (and TOTP, backup codes) whose memory store drops entries by the engine's (fake) clock. */
-function smsSetup(overrides: Parameters<typeof setup>[0] = {}) {
-  const sent: CodeMessage[] = [];
-  const sms: CodeSender = { send: async (m) => void sent.push(m) };
-  let now = () => 0;
-  const h = setup({ sms, store: memoryStore({ physicalNow: () => now() }), ...overrides });
-  now = h.clock.now;
-  return { ...h, sent };
-}
-
-async function enrolSms(h: ReturnType<typeof smsSetup>, userId = 'alice', phone = PHONE, proof?: { assertion: string }) {
-  const { factorId } = await h.mfa.enroll(userId, 'sms', { input: { phone }, ...(proof ? { proof } : {}) });
-  const r = await h.mfa.confirm(userId, factorId, { code: h.sent.at(-1)!.code });
-  if (!r.ok) throw new Error(`confirm failed: ${r.reason}`);
-  h.clock.advance(31);
-  return factorId;
-}
 
 async function challenge(h: ReturnType<typeof setup>, userId = 'alice') {
   const s = await h.mfa.login.start(userId);
@@ -58,7 +39,7 @@ describe('the start under a policy', () => {
   });
 
   test('required without a factor: an enrolment token for this user and the allowed types, kept until it expires, recorded', async () => {
-    const h = smsSetup({ enrollment: { pendingTtlSeconds: 120 } });
+    const h = smsSetup({ enrollment: { pendingTtlSeconds: 120 } }, { clockedStore: true });
     const r = await h.mfa.login.start('alice', { policy: { required: true, methods: ['sms'] }, context: { ip: '192.0.2.7' } });
     if (!r.required || !('enrollmentRequired' in r)) throw new Error('expected an enrolment token');
     expect(r).toEqual({ required: true, enrollmentRequired: true, enrollmentToken: expect.any(String), methods: ['sms'], expiresAt: iso(h.clock.now() + 120_000) });
@@ -72,7 +53,7 @@ describe('the start under a policy', () => {
   });
 
   test('the types a policy counts: a user with none of them must enrol one; the others are not offered, recovery codes are', async () => {
-    const h = smsSetup();
+    const h = smsSetup({}, { clockedStore: true });
     await enrolSms(h);
     const policy = { required: true, methods: ['totp'] };
     const enrol = await h.mfa.login.start('alice', { policy });
@@ -105,7 +86,7 @@ test('a plugin that offers itself is not offered when the policy counts other ty
 
 describe('a challenge', () => {
   test('lives its TTL to the millisecond, in the store as long, and its start is recorded', async () => {
-    const h = smsSetup({ challenge: { ttlSeconds: 120 } });
+    const h = smsSetup({ challenge: { ttlSeconds: 120 } }, { clockedStore: true });
     const { secret } = await enrolTotp(h);
     const before = h.events.length;
     const s = await challenge(h);
@@ -145,7 +126,7 @@ describe('a challenge', () => {
   });
 
   test('the wrong attempt that reaches the limit ends it: no code can be sent for it after', async () => {
-    const h = smsSetup({ challenge: { maxAttempts: 3 }, limits: { backoffAfterFailures: 100 } });
+    const h = smsSetup({ challenge: { maxAttempts: 3 }, limits: { backoffAfterFailures: 100 } }, { clockedStore: true });
     await enrolSms(h);
     const s = await challenge(h);
     for (let i = 0; i < 2; i++) expect(await h.mfa.login.verify(s.challengeToken, { method: 'sms', code: '000000' })).toEqual({ ok: false, reason: 'invalid_code' });
@@ -158,26 +139,14 @@ describe('a challenge', () => {
   test('a challenge given back after a lost race keeps its attempts and lives in the store until it expires', async () => {
     let now = () => 0;
     const inner = memoryStore({ physicalNow: () => now() });
-    let spend: (() => Promise<void>) | undefined;
-    const store: MfaStore = {
-      ...inner,
-      takeChallenge: async (id) => {
-        const taken = await inner.takeChallenge(id);
-        await spend?.();
-        return taken;
-      },
-    };
+    const { store, armRace } = storeLosingBackupCodeRace(inner);
     const h = setup({ store, challenge: { ttlSeconds: 300 }, limits: { backoffAfterFailures: 100 } });
     now = h.clock.now;
     const { backupCodes, secret } = await enrolTotp(h);
     const s = await challenge(h);
     const id = challengeIdOf(s.challengeToken);
     expect(await h.mfa.login.verify(s.challengeToken, { method: 'totp', code: '000000' })).toEqual({ ok: false, reason: 'invalid_code' });
-    const set = (await inner.getBackupCodes('alice'))!;
-    spend = async () => {
-      spend = undefined;
-      for (const hash of set.hashes) await inner.consumeBackupCode('alice', hash, 0);
-    };
+    await armRace();
     expect(await h.mfa.login.verify(s.challengeToken, { method: 'backup_code', code: backupCodes[0]! })).toEqual({ ok: false, reason: 'invalid_code' });
     expect(await inner.getChallenge(id)).toMatchObject({ userId: 'alice', attempts: 2 });
     h.clock.set(Date.parse(s.expiresAt) - 1_000);
@@ -187,7 +156,7 @@ describe('a challenge', () => {
 
 describe('the per-login step', () => {
   test('only for a type that has one, and was offered to this login', async () => {
-    const h = smsSetup();
+    const h = smsSetup({}, { clockedStore: true });
     await enrolTotp(h);
     const s = await challenge(h);
     await expect(h.mfa.login.challenge(s.challengeToken, { method: 'totp' })).rejects.toMatchObject({ code: 'invalid_request', field: 'method', message: 'method "totp" needs no challenge step' });
@@ -197,7 +166,7 @@ describe('the per-login step', () => {
   });
 
   test('sends to the factor asked for (the first by default), says where, and holds back a resend for the cooldown', async () => {
-    const h = smsSetup();
+    const h = smsSetup({}, { clockedStore: true });
     const first = await enrolSms(h);
     const proof = { assertion: (await h.mfa.assertions.issue('alice', ['otp'])).assertion };
     const second = await enrolSms(h, 'alice', '+14155550199', proof);
@@ -214,7 +183,7 @@ describe('the per-login step', () => {
   });
 
   test('a state under the key that is not this user\'s is not passed on as the previous one (no cooldown from it)', async () => {
-    const h = smsSetup();
+    const h = smsSetup({}, { clockedStore: true });
     await enrolSms(h);
     const s = await challenge(h);
     const key = `login:${challengeIdOf(s.challengeToken)}:sms`;
@@ -224,7 +193,7 @@ describe('the per-login step', () => {
   });
 
   test('a challenge past its expiry takes no step', async () => {
-    const h = smsSetup();
+    const h = smsSetup({}, { clockedStore: true });
     await enrolSms(h);
     const s = await challenge(h);
     h.clock.set(Date.parse(s.expiresAt));

@@ -2,31 +2,15 @@
 // (issue #14): the per-IP refusal (its Retry-After and event), what the IP budget counts, the
 // per-factor state a verification trusts, how long that state lives, and the factor's last use.
 import { createHash } from 'node:crypto';
-import type { CodeMessage, CodeSender } from '@secondfactor/core';
-import { enrolTotp, setup, totpNow } from './support/harness';
+import { enrolSms, enrolTotp, setup, smsSetup, totpNow } from './support/harness';
 
 const IP = { ip: '203.0.113.7' };
-const PHONE = '+14155550123';
 const challengeIdOf = (token: string) => createHash('sha256').update(token).digest('base64url');
 
 async function challenge(h: ReturnType<typeof setup>, userId = 'alice') {
   const s = await h.mfa.login.start(userId);
   if (!s.required) throw new Error('expected a challenge');
   return s;
-}
-
-function smsSetup(overrides: Parameters<typeof setup>[0] = {}) {
-  const sent: CodeMessage[] = [];
-  const sms: CodeSender = { send: async (m) => void sent.push(m) };
-  return { ...setup({ sms, ...overrides }), sent };
-}
-
-async function enrolSms(h: ReturnType<typeof smsSetup>, userId = 'alice') {
-  const { factorId } = await h.mfa.enroll(userId, 'sms', { input: { phone: PHONE } });
-  const r = await h.mfa.confirm(userId, factorId, { code: h.sent.at(-1)!.code });
-  if (!r.ok) throw new Error(`confirm failed: ${r.reason}`);
-  h.clock.advance(31);
-  return factorId;
 }
 
 describe('the per-IP budget', () => {

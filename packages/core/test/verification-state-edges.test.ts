@@ -3,31 +3,11 @@
 // attempts it takes, what a refusal past a limit is recorded as, how long the IP budget
 // remembers, and what a success spends (the state once, the factor's counter once, no factor
 // touched for a code of no factor).
-import type { CodeMessage, CodeSender, MfaStore } from '@secondfactor/core';
+import type { MfaStore } from '@secondfactor/core';
 import { memoryStore } from '@secondfactor/core';
-import { enrolTotp, setup, totpNow } from './support/harness';
+import { enrolSms, enrolTotp, setup, smsSetup, totpNow } from './support/harness';
 
 const IP = { ip: '198.51.100.4' };
-const PHONE = '+14155550123';
-
-/** An engine with SMS whose memory store drops entries by the engine's own (fake) clock. */
-function smsSetup(overrides: Parameters<typeof setup>[0] = {}) {
-  const sent: CodeMessage[] = [];
-  const sms: CodeSender = { send: async (m) => void sent.push(m) };
-  let now = () => 0;
-  const store = overrides.store ?? memoryStore({ physicalNow: () => now() });
-  const h = setup({ sms, store, ...overrides });
-  now = h.clock.now;
-  return { ...h, sent };
-}
-
-async function enrolSms(h: ReturnType<typeof smsSetup>, userId = 'alice') {
-  const { factorId } = await h.mfa.enroll(userId, 'sms', { input: { phone: PHONE } });
-  const r = await h.mfa.confirm(userId, factorId, { code: h.sent.at(-1)!.code });
-  if (!r.ok) throw new Error(`confirm failed: ${r.reason}`);
-  h.clock.advance(31);
-  return factorId;
-}
 
 /** A code sent for a step-up: the code and when it expires. */
 async function sendCode(h: ReturnType<typeof smsSetup>, userId = 'alice') {
@@ -39,7 +19,7 @@ const wrong = (code: string) => (code === '000000' ? '111111' : '000000');
 
 describe('a code sent', () => {
   test('is accepted until the millisecond before it expires, and kept in the store that long', async () => {
-    const h = smsSetup({ oob: { ttlSeconds: 90 } });
+    const h = smsSetup({ oob: { ttlSeconds: 90 } }, { clockedStore: true });
     await enrolSms(h);
     const first = await sendCode(h);
     expect(first.expiresAt).toBe(h.clock.now() + 90_000);
@@ -53,7 +33,7 @@ describe('a code sent', () => {
 
   test('takes as many attempts as the lower of the plugin\'s and the challenge limit; the last wrong one deletes it', async () => {
     for (const [limits, max] of [[{ oob: { maxAttempts: 2 } }, 2], [{ oob: { maxAttempts: 10 }, challenge: { maxAttempts: 3 } }, 3]] as const) {
-      const h = smsSetup({ ...limits, limits: { backoffAfterFailures: 100 } });
+      const h = smsSetup({ ...limits, limits: { backoffAfterFailures: 100 } }, { clockedStore: true });
       await enrolSms(h);
       const { code } = await sendCode(h);
       for (let i = 1; i < max; i++) {
@@ -67,7 +47,7 @@ describe('a code sent', () => {
   });
 
   test('the right code on the last allowed attempt is accepted', async () => {
-    const h = smsSetup({ oob: { maxAttempts: 3 }, limits: { backoffAfterFailures: 100 } });
+    const h = smsSetup({ oob: { maxAttempts: 3 }, limits: { backoffAfterFailures: 100 } }, { clockedStore: true });
     await enrolSms(h);
     const { code } = await sendCode(h);
     for (let i = 0; i < 2; i++) await h.mfa.stepUp.verify('alice', { method: 'sms', code: wrong(code) });
@@ -75,7 +55,7 @@ describe('a code sent', () => {
   });
 
   test('is spent once: of two requests with it, one succeeds', async () => {
-    const h = smsSetup();
+    const h = smsSetup({}, { clockedStore: true });
     await enrolSms(h);
     const { code } = await sendCode(h);
     const results = await Promise.all([0, 1].map(() => h.mfa.stepUp.verify('alice', { method: 'sms', code })));

@@ -1,7 +1,7 @@
 // Test harness for core: a fake clock, a recording event sink, fixed keys, and a ready engine.
 import {
   backupCodes, createMfa, email, generateTotp, memoryStore, sms, totp,
-  type CodeSender, type MfaEvent, type MfaOptions, type MfaStore, type OobOptions, type SmsOptions, type TotpOptions,
+  type CodeMessage, type CodeSender, type MfaEvent, type MfaOptions, type MfaStore, type OobOptions, type SmsOptions, type TotpOptions,
 } from '@secondfactor/core';
 
 export const KEY_1 = Buffer.alloc(32, 1).toString('base64');
@@ -77,4 +77,54 @@ export const totpNow = (secret: string, nowMs: number) => generateTotp(secret, n
 /** Fresh proof for a user who already has MFA on: a just-issued assertion (as after a step-up). */
 export async function proofFor(h: ReturnType<typeof setup>, userId = 'alice') {
   return { assertion: (await h.mfa.assertions.issue(userId, ['otp'])).assertion };
+}
+
+/** A valid US number (FIXED_LINE_OR_MOBILE) for SMS factors. */
+export const PHONE = '+14155550123';
+
+/**
+ * `setup()` with SMS through a recording sender (`sent`). `clockedStore`: the memory store drops
+ * entries by the engine's own (fake) clock, so store TTLs can be checked by moving it.
+ */
+export function smsSetup(overrides: SetupOverrides = {}, { clockedStore = false } = {}) {
+  const sent: CodeMessage[] = [];
+  const sender: CodeSender = { send: async (m) => void sent.push(m) };
+  let now = () => 0;
+  const h = setup({ sms: sender, ...(clockedStore ? { store: memoryStore({ physicalNow: () => now() }) } : {}), ...overrides });
+  now = h.clock.now;
+  return { ...h, sent };
+}
+
+/** Enrols and confirms an SMS factor with the code just sent; returns its id. */
+export async function enrolSms(h: ReturnType<typeof smsSetup>, userId = 'alice', phone = PHONE, proof?: { assertion: string }) {
+  const { factorId } = await h.mfa.enroll(userId, 'sms', { input: { phone }, ...(proof ? { proof } : {}) });
+  const r = await h.mfa.confirm(userId, factorId, { code: h.sent.at(-1)!.code });
+  if (!r.ok) throw new Error(`confirm failed: ${r.reason}`);
+  h.clock.advance(31);
+  return factorId;
+}
+
+/**
+ * `inner` with a race to lose: once `armRace()` was called, the next `takeChallenge` is followed by
+ * someone else spending every backup code `userId` had at that moment — a backup code that loses
+ * its race after its own request took the challenge.
+ */
+export function storeLosingBackupCodeRace(inner: MfaStore, userId = 'alice') {
+  let spend: (() => Promise<void>) | undefined;
+  const store: MfaStore = {
+    ...inner,
+    takeChallenge: async (id) => {
+      const taken = await inner.takeChallenge(id);
+      await spend?.();
+      return taken;
+    },
+  };
+  async function armRace() {
+    const set = (await inner.getBackupCodes(userId))!;
+    spend = async () => {
+      spend = undefined;
+      for (const hash of set.hashes) await inner.consumeBackupCode(userId, hash, 0);
+    };
+  }
+  return { store, armRace };
 }
