@@ -32,6 +32,16 @@ test("a user cannot remove another user's factor, confirm it, or see it", async 
   expect((await h.mfa.factors.list('bob')).map((f) => f.id)).toEqual([bob.factorId]);
 });
 
+test('confirm with a type confirms only a pending factor of that type, counting nothing otherwise', async () => {
+  const h = setup();
+  const e = await h.mfa.enroll('alice', 'totp');
+  const code = await totpNow(e.secret, h.clock.now());
+  await expect(h.mfa.confirm('alice', e.factorId, { code }, undefined, { type: 'sms' })).rejects.toMatchObject({ code: 'not_enrolled' });
+  expect(await h.store.getAttemptState('alice')).toBeNull();
+  expect(h.events.filter((ev) => ev.type === 'mfa.failed')).toEqual([]);
+  expect(await h.mfa.confirm('alice', e.factorId, { code }, undefined, { type: 'totp' })).toMatchObject({ ok: true, factor: { id: e.factorId, type: 'totp' } });
+});
+
 test('a confirmed factor cannot be confirmed again; a new enrolment replaces an unconfirmed one', async () => {
   const h = setup();
   const { factorId } = await enrolTotp(h);

@@ -161,7 +161,7 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
         const input = factorInputOf(body, type);
         const p = enrollmentToken === undefined ? await proofForNewFactor(req, userId, body, 'confirm') : undefined;
         const r = await mfa.confirm(userId, factorId, input, contextOf(req), {
-          maxAgeSeconds, ...(p === undefined ? {} : { proof: p }), ...(enrollmentToken === undefined ? {} : { enrollmentToken }),
+          maxAgeSeconds, type: type.type, ...(p === undefined ? {} : { proof: p }), ...(enrollmentToken === undefined ? {} : { enrollmentToken }),
         });
         if (!r.ok) throw failureProblem(r);
         if (r.enrollmentCompleted) {

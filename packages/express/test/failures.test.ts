@@ -197,6 +197,21 @@ describe('server-side state only (GATE-06, SMS-07)', () => {
     expect(host.outbox.at(-1)).toMatchObject({ to: '+14155550123', purpose: 'login' });
     expect(host.outbox.some((m) => m.to === '+12015550199')).toBe(false);
   });
+
+  test("a factor's confirm route confirms only a pending factor of its own type", async () => {
+    const host = hostApp();
+    const setupRes = await host.call('post', '/mfa/totp/setup', { user: 'alice', body: { label: 'Phone' } });
+    const { factorId, secret } = setupRes.body as { factorId: string; secret: string };
+    // The TOTP factor's own current code, sent to the SMS and email confirm routes: refused as no such factor.
+    for (const route of ['/mfa/sms/confirm', '/mfa/email/confirm']) {
+      expectProblem(await host.call('post', route, { user: 'alice', body: { factorId, code: oathtool(secret, host.clock.now()) } }), 404, 'not_enrolled');
+    }
+    expect(((await host.call('get', '/mfa/status', { user: 'alice' })).body as { enabled: boolean }).enabled).toBe(false);
+    // Nothing was counted or spent: its own route confirms it with the same code.
+    const confirm = await host.call('post', '/mfa/totp/confirm', { user: 'alice', body: { factorId, code: oathtool(secret, host.clock.now()) } });
+    expect(confirm.status).toBe(200);
+    expect(confirm.body).toMatchObject({ factor: { id: factorId, type: 'totp' } });
+  });
 });
 
 describe('challenge tokens are never assertions (GATE-02)', () => {

@@ -47,6 +47,8 @@ export interface ConfirmOptions {
   maxAgeSeconds?: number;
   /** The login's enrolment token: the confirmation completes that login (the token is then spent). */
   enrollmentToken?: string;
+  /** Only a pending factor of this type is confirmed (a type's own route); one of another type is `not_enrolled`. */
+  type?: string;
 }
 
 export interface EnrolmentFlow {
@@ -136,7 +138,7 @@ export function enrolmentFlow(e: EngineContext, proofs: ProofFlow): EnrolmentFlo
       const factor = await store.getFactor(userId, factorId);
       const plugin = factor ? e.registry.get(factor.type) : undefined;
       const steps = plugin?.enroll;
-      if (!factor || !plugin || !steps) throw new MfaError('not_enrolled', 'No such factor');
+      if (!factor || !plugin || !steps || (opts.type !== undefined && factor.type !== opts.type)) throw new MfaError('not_enrolled', 'No such factor');
       if (factor.status === 'active') throw new MfaError('already_enrolled', 'This factor is already confirmed');
       if (e.now() - factor.createdAt > o.enrollment.pendingTtlSeconds * 1000) {
         await store.deleteFactor(userId, factor.id);
