@@ -2,7 +2,8 @@
 // (issue #14): the per-IP refusal (its Retry-After and event), what the IP budget counts, the
 // per-factor state a verification trusts, how long that state lives, and the factor's last use.
 import { createHash } from 'node:crypto';
-import { enrolSms, enrolTotp, setup, smsSetup, totpNow } from './support/harness';
+import { backupCodes, memoryStore, totp, type FactorPlugin, type PluginState } from '@secondfactor/core';
+import { enrolSms, enrolTotp, setup, smsSetup, storeLosingBackupCodeRace, totpNow } from './support/harness';
 
 const IP = { ip: '203.0.113.7' };
 const challengeIdOf = (token: string) => createHash('sha256').update(token).digest('base64url');
@@ -26,7 +27,7 @@ describe('the per-IP budget', () => {
     const windowEnd = (Math.floor(now / 600_000) + 1) * 600_000;
     const r = await h.mfa.login.verify((await challenge(h)).challengeToken, { method: 'totp', code: await totpNow(secret, now) }, IP);
     expect(r).toEqual({ ok: false, reason: 'too_many_attempts', retryAfter: Math.ceil((windowEnd - now) / 1000) });
-    expect(h.events.at(-1)).toMatchObject({ type: 'mfa.failed', userId: 'alice', factorType: 'totp', reason: 'ip_rate_limited', purpose: 'login', ip: IP.ip });
+    expect(h.events.at(-1)).toEqual({ type: 'mfa.failed', userId: 'alice', factorType: 'totp', outcome: 'failure', reason: 'ip_rate_limited', purpose: 'login', ip: IP.ip, at: now });
     expect(await h.store.getAttemptState('alice')).toEqual(before);
     // One second before the window ends: still refused, for 1 second.
     h.clock.set(windowEnd - 1_000);
@@ -61,7 +62,19 @@ test('a refusal by the backoff is a too_many_attempts failure event for the flow
   await enrolTotp(h);
   expect((await h.mfa.stepUp.verify('alice', { code: '000000' }, IP)).ok).toBe(false);
   expect(await h.mfa.stepUp.verify('alice', { code: '000000' }, IP)).toEqual({ ok: false, reason: 'too_many_attempts', retryAfter: 30 });
-  expect(h.events.at(-1)).toMatchObject({ type: 'mfa.failed', userId: 'alice', factorType: 'totp', reason: 'too_many_attempts', purpose: 'step_up' });
+  expect(h.events.at(-1)).toEqual({ type: 'mfa.failed', userId: 'alice', factorType: 'totp', outcome: 'failure', reason: 'too_many_attempts', purpose: 'step_up', ip: IP.ip, at: h.clock.now() });
+});
+
+test('the failure that locks the user is followed by one mfa.locked failure event, for the flow that asked', async () => {
+  const h = setup({ limits: { lockAfterFailures: 3, backoffAfterFailures: 100 } });
+  await enrolTotp(h);
+  const UA = { ...IP, userAgent: 'test-agent/1.0' };
+  for (let i = 0; i < 3; i++) expect(await h.mfa.stepUp.verify('alice', { code: '000000' }, UA)).toEqual({ ok: false, reason: 'invalid_code' });
+  const at = h.clock.now();
+  const locked = h.events.filter((e) => e.type === 'mfa.locked');
+  expect(locked).toEqual([{ type: 'mfa.locked', userId: 'alice', outcome: 'failure', reason: 'too_many_attempts', purpose: 'step_up', ip: IP.ip, userAgent: UA.userAgent, at }]);
+  expect(h.events.at(-1)).toBe(locked[0]);
+  expect(h.events.at(-2)).toMatchObject({ type: 'mfa.failed', outcome: 'failure', reason: 'invalid_code', purpose: 'step_up' });
 });
 
 describe('per-factor state (a code sent)', () => {
@@ -92,7 +105,7 @@ describe('per-factor state (a code sent)', () => {
   });
 });
 
-test('a verification records the last use of the factor it matched', async () => {
+test('a verification records the last use of the factor it matched (and gives a factor without a counter none)', async () => {
   const h = smsSetup();
   const factorId = await enrolSms(h);
   h.clock.advance(100);
@@ -100,4 +113,46 @@ test('a verification records the last use of the factor it matched', async () =>
   await h.mfa.login.challenge(s.challengeToken, { method: 'sms' });
   expect(await h.mfa.login.verify(s.challengeToken, { method: 'sms', code: h.sent.at(-1)!.code })).toMatchObject({ ok: true });
   expect((await h.store.getFactor('alice', factorId))?.lastUsedAt).toBe(h.clock.now());
+  expect((await h.store.getFactor('alice', factorId))?.counter).toBeNull();
+});
+
+describe('a third-party plugin', () => {
+  /** A code plugin offered to everyone that accepts "ok"; with a per-login step when `withStep`. Records the state it is handed. */
+  function codePlugin(type: string, withStep: boolean, seen: (PluginState | null | undefined)[]): FactorPlugin {
+    return {
+      type, input: 'code', phishingResistant: false, restricted: false,
+      parseInput: ({ code }) => code,
+      offered: async () => true,
+      ...(withStep ? { challenge: async () => ({ factorId: null, state: { secret: 'sent', ttlSeconds: 60 }, show: {} }) } : {}),
+      verify: async (_ctx, { input, state }) => {
+        seen.push(state);
+        return input === 'ok' ? { ok: true, amr: ['otp'], factorId: null } : { ok: false, reason: 'invalid_code' };
+      },
+    };
+  }
+
+  test('is handed state null when nothing is kept for it, and a success without state passes (nothing to spend)', async () => {
+    const seen: (PluginState | null | undefined)[] = [];
+    const h = setup({ factors: [totp(), codePlugin('plain', false, seen), codePlugin('stepped', true, seen), backupCodes({ bcryptCost: 4 })] });
+    await enrolTotp(h);
+    for (const method of ['plain', 'stepped']) {
+      const s = await challenge(h);
+      expect(s.methods).toContain(method);
+      // No per-login step taken for `stepped`: no state under its key.
+      expect(await h.mfa.login.verify(s.challengeToken, { method, code: 'no' })).toEqual({ ok: false, reason: 'invalid_code' });
+      expect(await h.mfa.login.verify(s.challengeToken, { method, code: 'ok' })).toMatchObject({ ok: true, userId: 'alice', amr: ['mfa', 'otp'] });
+    }
+    expect(seen).toEqual([null, null, null, null]);
+  });
+});
+
+test('a backup code that loses its race after its request took the challenge is recorded as an invalid_code failure', async () => {
+  const { store, armRace } = storeLosingBackupCodeRace(memoryStore());
+  const h = setup({ store, limits: { backoffAfterFailures: 100 } });
+  const { backupCodes: codes } = await enrolTotp(h);
+  const s = await challenge(h);
+  await armRace();
+  const before = h.events.length;
+  expect(await h.mfa.login.verify(s.challengeToken, { method: 'backup_code', code: codes[0]! }, IP)).toEqual({ ok: false, reason: 'invalid_code' });
+  expect(h.events.slice(before)).toEqual([expect.objectContaining({ type: 'mfa.failed', outcome: 'failure', reason: 'invalid_code', factorType: 'backup_code', purpose: 'login' })]);
 });

@@ -131,3 +131,95 @@ test('a backup code touches no factor; a TOTP code advances its factor\'s counte
   expect(touched).toEqual([]);
   expect((await h.store.getFactor('alice', factorId))?.lastUsedAt).toBe(h.clock.now());
 });
+
+describe('a code whose attempts are all taken', () => {
+  const ipCounter = (h: ReturnType<typeof setup>) => h.store.getCounter(`verify:ip:${IP.ip}:${Math.floor(h.clock.now() / 900_000)}`);
+
+  test('by requests not yet answered: even the right code is refused unevaluated (challenge_attempts_exhausted, not charged to the IP), the code left to them', async () => {
+    const h = smsSetup({ oob: { maxAttempts: 3 }, limits: { backoffAfterFailures: 100 } });
+    await enrolSms(h);
+    const { code } = await sendCode(h);
+    // Three requests counted their attempt and are still being evaluated.
+    const record = (await h.store.getFactorState('user:alice:sms'))!;
+    await h.store.putFactorState('user:alice:sms', { ...record, attempts: 3 }, 600);
+    const before = h.events.length;
+    expect(await h.mfa.stepUp.verify('alice', { method: 'sms', code }, IP)).toEqual({ ok: false, reason: 'invalid_code' });
+    expect(h.events.slice(before)).toEqual([expect.objectContaining({ type: 'mfa.failed', outcome: 'failure', reason: 'challenge_attempts_exhausted', purpose: 'step_up' })]);
+    expect(await ipCounter(h)).toBe(0);
+    expect(await h.store.getFactorState('user:alice:sms')).toMatchObject({ secret: record.secret, attempts: 4 });
+  });
+
+  test('by a request whose last wrong attempt deleted it between this one\'s read and count: refused unevaluated', async () => {
+    const inner = memoryStore();
+    let armed = false;
+    const store: MfaStore = {
+      ...inner,
+      incrementFactorStateAttempts: async (key) => {
+        if (armed) await inner.deleteFactorState(key); // the other request's last wrong attempt
+        return inner.incrementFactorStateAttempts(key);
+      },
+    };
+    const h = smsSetup({ store, limits: { backoffAfterFailures: 100 } });
+    await enrolSms(h);
+    const { code } = await sendCode(h);
+    armed = true;
+    const before = h.events.length;
+    expect(await h.mfa.stepUp.verify('alice', { method: 'sms', code }, IP)).toEqual({ ok: false, reason: 'invalid_code' });
+    expect(h.events.slice(before)).toEqual([expect.objectContaining({ type: 'mfa.failed', reason: 'challenge_attempts_exhausted', purpose: 'step_up' })]);
+    expect(await ipCounter(h)).toBe(0);
+  });
+});
+
+test('a code spent by another request between its check and its spend is refused, as an evaluated invalid_code; the factor is not touched', async () => {
+  const inner = memoryStore();
+  let armed = false;
+  const store: MfaStore = {
+    ...inner,
+    consumeFactorState: async (key, secret) => {
+      if (armed) await inner.consumeFactorState(key, secret); // the other request, first
+      return inner.consumeFactorState(key, secret);
+    },
+  };
+  const h = smsSetup({ store, limits: { backoffAfterFailures: 100 } });
+  const factorId = await enrolSms(h);
+  const lastUsedAt = (await h.store.getFactor('alice', factorId))!.lastUsedAt;
+  h.clock.advance(10);
+  const { code } = await sendCode(h);
+  armed = true;
+  const before = h.events.length;
+  expect(await h.mfa.stepUp.verify('alice', { method: 'sms', code }, IP)).toEqual({ ok: false, reason: 'invalid_code' });
+  expect(h.events.slice(before).filter((e) => e.type.startsWith('mfa.'))).toEqual([
+    expect.objectContaining({ type: 'mfa.failed', outcome: 'failure', reason: 'invalid_code', purpose: 'step_up' }),
+  ]);
+  expect(await h.store.getCounter(`verify:ip:${IP.ip}:${Math.floor(h.clock.now() / 900_000)}`)).toBe(1);
+  expect((await h.store.getFactor('alice', factorId))!.lastUsedAt).toBe(lastUsedAt);
+});
+
+test('a state under the key that is not this verification\'s (another user\'s) is neither trusted, counted nor deleted', async () => {
+  const h = smsSetup({ limits: { backoffAfterFailures: 100 } });
+  await enrolSms(h);
+  const foreign = { type: 'sms', purpose: 'step_up', userId: 'bob', factorId: null, secret: 'x', createdAt: h.clock.now(), expiresAt: h.clock.now() + 60_000, attempts: 0 };
+  await h.store.putFactorState('user:alice:sms', foreign, 600);
+  expect(await h.mfa.stepUp.verify('alice', { method: 'sms', code: '123456' })).toEqual({ ok: false, reason: 'invalid_code' });
+  expect(await h.store.getFactorState('user:alice:sms')).toEqual(foreign);
+});
+
+test('a code sent is dropped from the store a minute after it expires', async () => {
+  const h = smsSetup({ oob: { ttlSeconds: 90 } }, { clockedStore: true });
+  await enrolSms(h);
+  const { expiresAt } = await sendCode(h);
+  h.clock.set(expiresAt + 60_000 - 1);
+  expect(await h.store.getFactorState('user:alice:sms')).not.toBeNull();
+  h.clock.set(expiresAt + 60_000);
+  expect(await h.store.getFactorState('user:alice:sms')).toBeNull();
+});
+
+test('two users\' pending enrolments keep their own codes', async () => {
+  const h = smsSetup();
+  const a = await h.mfa.enroll('alice', 'sms', { input: { phone: '+14155550123' } });
+  const aliceCode = h.sent.at(-1)!.code;
+  const b = await h.mfa.enroll('bob', 'sms', { input: { phone: '+14155550199' } });
+  const bobCode = h.sent.at(-1)!.code;
+  expect(await h.mfa.confirm('alice', a.factorId, { code: aliceCode })).toMatchObject({ ok: true });
+  expect(await h.mfa.confirm('bob', b.factorId, { code: bobCode })).toMatchObject({ ok: true });
+});
