@@ -3,7 +3,7 @@
 // the store at all, the per-login step of a code factor, the challenge's lifetime to the
 // millisecond and in the store, the attempt that ends it, and what a success returns and records.
 import { createHash } from 'node:crypto';
-import { backupCodes, memoryStore, totp, type FactorPlugin, type MfaStore } from '@secondfactor/core';
+import { backupCodes, memoryStore, totp, type FactorPlugin, type FactorRecord, type MfaStore } from '@secondfactor/core';
 import { PHONE, enrolSms, enrolTotp, setup, smsSetup, storeLosingBackupCodeRace, totpNow } from './support/harness';
 
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36';
@@ -233,4 +233,123 @@ describe('the verification', () => {
     expect(h.events.at(-1)).toEqual(expect.objectContaining({ type: 'device.trusted', userId: 'alice', outcome: 'success', purpose: 'login' }));
     expect(await h.mfa.login.start('alice', { trustedDeviceToken: trusted.trustedDevice!.token })).toEqual({ required: false, trustedDevice: true });
   });
+});
+
+describe('a challenge given back after a lost race', () => {
+  /** A store whose next `takeChallenge` is followed by `during` (someone else spends the code; time passes). */
+  function storeWithRace(now: () => number) {
+    const inner = memoryStore({ physicalNow: () => now() });
+    let during: (() => Promise<void>) | undefined;
+    const store: MfaStore = {
+      ...inner,
+      takeChallenge: async (id) => {
+        const taken = await inner.takeChallenge(id);
+        const run = during;
+        during = undefined;
+        await run?.();
+        return taken;
+      },
+    };
+    const arm = (f: () => Promise<void>) => {
+      during = f;
+    };
+    return { inner, store, arm };
+  }
+
+  async function raced(then: (h: ReturnType<typeof setup>, expiresAt: number) => void) {
+    let now = () => 0;
+    const { inner, store, arm } = storeWithRace(() => now());
+    const h = setup({ store, challenge: { ttlSeconds: 300 }, limits: { backoffAfterFailures: 100 } });
+    now = h.clock.now;
+    const { backupCodes } = await enrolTotp(h);
+    const s = await challenge(h);
+    const expiresAt = Date.parse(s.expiresAt);
+    const set = (await inner.getBackupCodes('alice'))!;
+    arm(async () => {
+      for (const hash of set.hashes) await inner.consumeBackupCode('alice', hash, 0);
+      then(h, expiresAt);
+    });
+    expect(await h.mfa.login.verify(s.challengeToken, { method: 'backup_code', code: backupCodes[0]! })).toEqual({ ok: false, reason: 'invalid_code' });
+    return { h, inner, id: challengeIdOf(s.challengeToken), expiresAt };
+  }
+
+  test('is kept in the store until a minute after it expires, not longer', async () => {
+    const { h, inner, id, expiresAt } = await raced(() => {});
+    h.clock.set(expiresAt + 60_000 - 1);
+    expect(await inner.getChallenge(id)).toMatchObject({ userId: 'alice', attempts: 1 });
+    h.clock.set(expiresAt + 60_000);
+    expect(await inner.getChallenge(id)).toBeNull();
+  });
+
+  test('is not given back when it expired meanwhile', async () => {
+    const { inner, id } = await raced((h, expiresAt) => h.clock.set(expiresAt));
+    expect(await inner.getChallenge(id)).toBeNull();
+  });
+});
+
+test('a valid code whose challenge another request took first is answered challenge_expired, and spends nothing', async () => {
+  const inner = memoryStore();
+  let armed = false;
+  const store: MfaStore = {
+    ...inner,
+    takeChallenge: async (id) => {
+      if (armed) await inner.takeChallenge(id); // the other request, first
+      return inner.takeChallenge(id);
+    },
+  };
+  const h = setup({ store });
+  const { secret, factorId } = await enrolTotp(h);
+  const counter = (await h.store.getFactor('alice', factorId))!.counter;
+  const s = await challenge(h);
+  armed = true;
+  const before = h.events.length;
+  expect(await h.mfa.login.verify(s.challengeToken, { method: 'totp', code: await totpNow(secret, h.clock.now()) })).toEqual({ ok: false, reason: 'challenge_expired' });
+  expect((await h.store.getFactor('alice', factorId))!.counter).toBe(counter);
+  expect(h.events.slice(before)).toEqual([]);
+});
+
+test('a trusted device asked for without a request context gets the default label', async () => {
+  const h = setup();
+  const { secret } = await enrolTotp(h);
+  const s = await challenge(h);
+  const r = await h.mfa.login.verify(s.challengeToken, { method: 'totp', code: await totpNow(secret, h.clock.now()), trustDevice: true });
+  expect(r).toMatchObject({ ok: true, trustedDevice: { token: expect.any(String) } });
+  expect(await h.store.listTrustedDevices('alice')).toEqual([expect.objectContaining({ label: 'Unknown device' })]);
+});
+
+test('a plugin\'s per-login step is told the user, the purpose, the factor picked (only when one was) and the request; it sees only factors of its own type', async () => {
+  const steps: object[] = [];
+  const seen: FactorRecord[][] = [];
+  const beacon: FactorPlugin = {
+    type: 'beacon', input: 'code', phishingResistant: false, restricted: false,
+    parseInput: ({ code }, factors) => {
+      seen.push(factors);
+      return code;
+    },
+    offered: async () => true,
+    challenge: async (_ctx, args) => {
+      steps.push(args);
+      return { factorId: null, state: { secret: 'sent', ttlSeconds: 60 }, show: { sent: true } };
+    },
+    verify: async (_ctx, { input, factors }) => {
+      seen.push(factors);
+      return input === 'ok' ? { ok: true, amr: ['otp'], factorId: null } : { ok: false, reason: 'invalid_code' };
+    },
+  };
+  const h = setup({ factors: [totp(), beacon, backupCodes({ bcryptCost: 4 })] });
+  await enrolTotp(h);
+  const s = await challenge(h);
+  const req = { ip: '192.0.2.9', userAgent: UA };
+  expect(await h.mfa.login.challenge(s.challengeToken, { method: 'beacon' }, req)).toEqual({ ok: true, factorId: null, show: { sent: true } });
+  expect(steps[0]).toStrictEqual({ userId: 'alice', factors: [], purpose: 'login', req, previous: null });
+  const sentAt = h.clock.now();
+  h.clock.advance(5);
+  await h.mfa.login.challenge(s.challengeToken, { method: 'beacon', factorId: 'picked' });
+  expect(steps[1]).toStrictEqual({
+    userId: 'alice', factors: [], purpose: 'login', factorId: 'picked',
+    previous: { factorId: null, secret: 'sent', createdAt: sentAt, expiresAt: sentAt + 60_000, attempts: 0 },
+  });
+  expect(await h.mfa.login.verify(s.challengeToken, { method: 'beacon', code: 'ok' })).toMatchObject({ ok: true, userId: 'alice' });
+  // The input's shape (before the token is looked up), then the input and the verification, each with no factor.
+  expect(seen).toEqual([[], [], []]);
 });
