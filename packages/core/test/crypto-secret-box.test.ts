@@ -34,6 +34,7 @@ describe('encodings', () => {
     expect(base32Encode(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff]))).toBe('77777777');
     expect(() => base32Decode('MZXW1')).toThrow(TypeError);
     expect(() => base32Decode('MZ=XW')).toThrow(TypeError);
+    expect(() => base32Decode('MZXW1')).toThrow('invalid base32');
   });
 
   test('base64url of a view encodes only the viewed bytes', () => {
@@ -64,6 +65,7 @@ describe('hashes', () => {
 describe('randomness', () => {
   test('randomInt rejects out-of-range bounds and resamples instead of taking a biased value', () => {
     for (const max of [0, -1, 1.5, 2 ** 32 + 1, Number.NaN]) expect(() => randomInt(scripted([]), max)).toThrow(RangeError);
+    expect(() => randomInt(scripted([]), 0)).toThrow('max out of range');
     // 0xFFFFFFFF lies in the biased tail for max 3 (limit 4294967295): it must be drawn again.
     const r = scripted([[0xff, 0xff, 0xff, 0xff], [0, 0, 0, 5]]);
     expect(randomInt(r, 3)).toBe(2);
@@ -126,6 +128,17 @@ describe('randomness', () => {
     const short: RandomSource = (n) => new Uint8Array(Math.max(0, n - 1));
     expect(() => randomInt(short, 10)).toThrow(RangeError);
     expect(() => randomString(short, 'abc', 3)).toThrow(RangeError);
+    expect(() => randomInt(short, 10)).toThrow('random source returned fewer bytes than asked');
+  });
+
+  test('a source that returns more bytes than asked: only the bytes asked for are used', () => {
+    const generous: RandomSource = (n) => Uint8Array.from({ length: n + 64 }, (_, i) => (i * 37 + 11) & 255);
+    const exact: RandomSource = (n) => generous(n).subarray(0, n);
+    for (const length of [1, 3, 40]) {
+      expect(randomString(generous, 'abc', length)).toBe(randomString(exact, 'abc', length));
+      expect(randomString(generous, 'abc', length)).toHaveLength(length);
+    }
+    expect(randomInt(generous, 1000)).toBe(randomInt(exact, 1000));
   });
 });
 
@@ -204,6 +217,19 @@ describe('secret box (AES-256-GCM with key ids)', () => {
       [v, id, '', ct],
     ]) {
       await expectStoreError(box.open(bad.join('.'), 'alice:f1'), /failed authentication/);
+    }
+  });
+
+  test('an empty secret (a plugin may keep one) seals to a bare tag and opens again; anything shorter than a tag is refused as such', async () => {
+    const box = createSecretBox({ current: 'k1', keys: { k1 } }, random);
+    const e = await box.seal('', 'alice:f1');
+    expect(base64UrlDecode(e.split('.')[3]!).length).toBe(16);
+    expect(await box.open(e, 'alice:f1')).toEqual({ plaintext: '', stale: false });
+    await expectStoreError(box.open(e, 'alice:f2'), /failed authentication/);
+    const [v, id, iv, ct] = e.split('.') as [string, string, string, string];
+    for (const short of [Buffer.from(ct, 'base64url').subarray(0, 15).toString('base64url'), '']) {
+      const error = await expectStoreError(box.open([v, id, iv, short].join('.'), 'alice:f1'), /failed authentication/);
+      expect(error.cause).toEqual(new RangeError('ciphertext shorter than its tag'));
     }
   });
 
