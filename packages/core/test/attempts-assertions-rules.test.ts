@@ -226,6 +226,24 @@ describe('MFA assertions', () => {
     await expect(s.sign(claims, Number.POSITIVE_INFINITY)).rejects.toThrow(TypeError);
   });
 
+  test('an HS256 signer refuses with errors that say why: the subject as jose words it, the times as not finite', async () => {
+    const s = createAssertionSigner(KEY, OPTS);
+    const { publicKey, privateKey } = await generateKeyPair('EdDSA');
+    const viaJose = createAssertionSigner({ alg: 'EdDSA', privateKey, publicKey }, OPTS);
+    const bad = { ...claims, userId: 42 as unknown as string };
+    const joseError = await viaJose.sign(bad, NOW).then(() => null, (e: unknown) => e as Error);
+    expect(joseError).toBeInstanceOf(TypeError);
+    await expect(s.sign(bad, NOW)).rejects.toThrow(new TypeError(joseError!.message));
+    await expect(s.sign({ ...claims, authTime: Number.NaN }, NOW)).rejects.toThrow(/finite/);
+    await expect(s.sign(claims, Number.POSITIVE_INFINITY)).rejects.toThrow(/finite/);
+  });
+
+  test('an asymmetric algorithm given raw bytes for its keys issues no token (they are never taken for an HMAC secret)', async () => {
+    const bytes = new Uint8Array(32).fill(7);
+    const s = createAssertionSigner({ alg: 'EdDSA', privateKey: bytes, publicKey: bytes }, OPTS);
+    await expect(s.sign(claims, NOW)).rejects.toThrow();
+  });
+
   test('an Ed25519 pair signs with the private key and verifies with the public one only', async () => {
     const { publicKey, privateKey } = await generateKeyPair('EdDSA');
     const other = await generateKeyPair('EdDSA');
