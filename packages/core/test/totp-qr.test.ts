@@ -60,3 +60,16 @@ test('mfa.enroll: the result carries the QR code as plain strings, rendered at m
   expect({ png: e.qrCode, svg: e.qrSvg }).toEqual(realRender(e.otpauthUri));
   expect(render).toHaveBeenCalledTimes(1);
 });
+
+test('like ordinary properties, the lazy fields can be deleted or replaced (a host that draws its own QR code drops them, unrendered)', async () => {
+  const h = setup();
+  const e = await h.mfa.enroll('alice', 'totp', { accountName: 'alice@example.com' });
+  const show = await begin();
+  for (const o of [e, show] as Record<string, unknown>[]) {
+    expect(delete o.qrSvg).toBe(true);
+    Object.defineProperty(o, 'qrCode', { value: 'drawn by the host', enumerable: true });
+    expect(Object.keys(o)).not.toContain('qrSvg');
+    expect(o.qrCode).toBe('drawn by the host');
+  }
+  expect(render).not.toHaveBeenCalled();
+});
