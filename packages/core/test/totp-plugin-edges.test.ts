@@ -113,6 +113,16 @@ describe('refused input', () => {
     await expect(h.mfa.stepUp.verify('bob', { code: '1234567' })).rejects.toMatchObject({ message: 'code must be a string of 8 digits' });
   });
 
+  test('a code that is not a string is refused as such, even when it reads as digits (not as a wrong length)', async () => {
+    const h = setup();
+    await enrolTotp(h);
+    const s = await h.mfa.login.start('alice');
+    if (!s.required) throw new Error('expected a challenge');
+    for (const code of [123456, ['123456']]) {
+      await expect(h.mfa.login.verify(s.challengeToken, { method: 'totp', code })).rejects.toMatchObject({ code: 'invalid_request', field: 'code', message: 'code must be a string of 6 digits' });
+    }
+  });
+
   test('a user with a 6- and an 8-digit authenticator may use either; the message names both lengths', async () => {
     const P8 = { algorithm: 'SHA1' as const, digits: 8 as const, periodSeconds: 30 };
     // The 8-digit factor is enrolled first (by an engine configured for 8 digits, on the same store).
