@@ -1,7 +1,7 @@
 // The login challenge (GATE-03, GATE-04, GATE-11, RL-03) and backup codes (BC-01..BC-08).
 import { createHash } from 'node:crypto';
 import { memoryStore, normalizeBackupCode, type ChallengeRecord, type MfaStore } from '@secondfactor/core';
-import { enrolTotp, setup, totpNow } from './support/harness';
+import { challengeFor, enrolTotp, setup, totpNow } from './support/harness';
 
 function spyStore() {
   const inner = memoryStore();
@@ -14,12 +14,6 @@ function spyStore() {
     },
   };
   return { store, challenges, inner };
-}
-
-async function challengeFor(h: ReturnType<typeof setup>, userId = 'alice') {
-  const start = await h.mfa.login.start(userId);
-  if (!start.required) throw new Error('expected a challenge');
-  return start;
 }
 
 describe('login challenge', () => {

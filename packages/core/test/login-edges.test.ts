@@ -2,19 +2,11 @@
 // enforcement policy at the start (enrol first, grace, the types that count), which tokens reach
 // the store at all, the per-login step of a code factor, the challenge's lifetime to the
 // millisecond and in the store, the attempt that ends it, and what a success returns and records.
-import { createHash } from 'node:crypto';
 import { backupCodes, memoryStore, totp, type FactorPlugin, type FactorRecord, type MfaStore } from '@secondfactor/core';
-import { PHONE, enrolSms, enrolTotp, setup, smsSetup, storeLosingBackupCodeRace, totpNow } from './support/harness';
+import { PHONE, challengeFor, challengeIdOf, enrolSms, enrolTotp, setup, smsSetup, storeLosingBackupCodeRace, totpNow } from './support/harness';
 
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36';
-const challengeIdOf = (token: string) => createHash('sha256').update(token).digest('base64url');
 const iso = (ms: number) => new Date(ms).toISOString();
-
-async function challenge(h: ReturnType<typeof setup>, userId = 'alice') {
-  const s = await h.mfa.login.start(userId);
-  if (!s.required) throw new Error('expected a challenge');
-  return s;
-}
 
 describe('the start under a policy', () => {
   test('no factor and no policy: no second step, nothing more said; a policy that does not require MFA adds a notice', async () => {
@@ -89,14 +81,14 @@ describe('a challenge', () => {
     const h = smsSetup({ challenge: { ttlSeconds: 120 } }, { clockedStore: true });
     const { secret } = await enrolTotp(h);
     const before = h.events.length;
-    const s = await challenge(h);
+    const s = await challengeFor(h);
     expect(s).toEqual({ required: true, challengeToken: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), methods: ['totp', 'backup_code'], expiresAt: iso(h.clock.now() + 120_000) });
     expect(h.events.slice(before)).toEqual([expect.objectContaining({ type: 'challenge.started', userId: 'alice', outcome: 'success', purpose: 'login' })]);
     expect(await h.store.getChallenge(challengeIdOf(s.challengeToken))).toMatchObject({ userId: 'alice', methods: ['totp', 'backup_code'], createdAt: h.clock.now(), attempts: 0 });
     const expiresAt = Date.parse(s.expiresAt);
     h.clock.set(expiresAt);
     expect(await h.mfa.login.verify(s.challengeToken, { method: 'totp', code: await totpNow(secret, expiresAt) })).toEqual({ ok: false, reason: 'challenge_expired' });
-    const t = await challenge(h);
+    const t = await challengeFor(h);
     h.clock.set(Date.parse(t.expiresAt) - 1);
     expect(await h.mfa.login.verify(t.challengeToken, { method: 'totp', code: await totpNow(secret, h.clock.now()) })).toMatchObject({ ok: true });
   });
@@ -113,7 +105,7 @@ describe('a challenge', () => {
     };
     const h = setup({ store, sms: { send: async () => {} } });
     await enrolTotp(h);
-    const s = await challenge(h);
+    const s = await challengeFor(h);
     const token = s.challengeToken;
     for (const bad of [token.slice(1), `${token}A`, `A${token}`, `${token.slice(0, 42)}+`, `${token.slice(0, 42)}=`, 42, null]) {
       expect(await h.mfa.login.verify(bad, { method: 'totp', code: '000000' })).toEqual({ ok: false, reason: 'challenge_expired' });
@@ -128,7 +120,7 @@ describe('a challenge', () => {
   test('the wrong attempt that reaches the limit ends it: no code can be sent for it after', async () => {
     const h = smsSetup({ challenge: { maxAttempts: 3 }, limits: { backoffAfterFailures: 100 } }, { clockedStore: true });
     await enrolSms(h);
-    const s = await challenge(h);
+    const s = await challengeFor(h);
     for (let i = 0; i < 2; i++) expect(await h.mfa.login.verify(s.challengeToken, { method: 'sms', code: '000000' })).toEqual({ ok: false, reason: 'invalid_code' });
     expect(await h.store.getChallenge(challengeIdOf(s.challengeToken))).toMatchObject({ attempts: 2 });
     expect(await h.mfa.login.verify(s.challengeToken, { method: 'sms', code: '000000' })).toEqual({ ok: false, reason: 'invalid_code' });
@@ -143,7 +135,7 @@ describe('a challenge', () => {
     const h = setup({ store, challenge: { ttlSeconds: 300 }, limits: { backoffAfterFailures: 100 } });
     now = h.clock.now;
     const { backupCodes, secret } = await enrolTotp(h);
-    const s = await challenge(h);
+    const s = await challengeFor(h);
     const id = challengeIdOf(s.challengeToken);
     expect(await h.mfa.login.verify(s.challengeToken, { method: 'totp', code: '000000' })).toEqual({ ok: false, reason: 'invalid_code' });
     await armRace();
@@ -158,7 +150,7 @@ describe('the per-login step', () => {
   test('only for a type that has one, and was offered to this login', async () => {
     const h = smsSetup({}, { clockedStore: true });
     await enrolTotp(h);
-    const s = await challenge(h);
+    const s = await challengeFor(h);
     await expect(h.mfa.login.challenge(s.challengeToken, { method: 'totp' })).rejects.toMatchObject({ code: 'invalid_request', field: 'method', message: 'method "totp" needs no challenge step' });
     await expect(h.mfa.login.challenge(s.challengeToken, { method: 'sms' })).rejects.toMatchObject({ code: 'invalid_request', field: 'method', message: 'method "sms" is not available for this login' });
     await expect(h.mfa.login.verify(s.challengeToken, { method: 'sms', code: '123456' })).rejects.toMatchObject({ code: 'invalid_request', field: 'method', message: 'method "sms" is not available for this login' });
@@ -170,7 +162,7 @@ describe('the per-login step', () => {
     const first = await enrolSms(h);
     const proof = { assertion: (await h.mfa.assertions.issue('alice', ['otp'])).assertion };
     const second = await enrolSms(h, 'alice', '+14155550199', proof);
-    const s = await challenge(h);
+    const s = await challengeFor(h);
     expect(await h.mfa.login.challenge(s.challengeToken, { method: 'sms', factorId: second })).toEqual({ ok: true, factorId: second, show: { sentTo: expect.stringMatching(/99$/) } });
     expect(h.sent.at(-1)!.to).toBe('+14155550199');
     await expect(h.mfa.login.challenge(s.challengeToken, { method: 'sms' })).rejects.toMatchObject({ code: 'too_many_attempts', retryAfter: 30 });
@@ -185,7 +177,7 @@ describe('the per-login step', () => {
   test('a state under the key that is not this user\'s is not passed on as the previous one (no cooldown from it)', async () => {
     const h = smsSetup({}, { clockedStore: true });
     await enrolSms(h);
-    const s = await challenge(h);
+    const s = await challengeFor(h);
     const key = `login:${challengeIdOf(s.challengeToken)}:sms`;
     await h.store.putFactorState(key, { type: 'sms', purpose: 'login', userId: 'bob', factorId: null, secret: 'x', createdAt: h.clock.now(), expiresAt: h.clock.now() + 60_000, attempts: 0 }, 600);
     expect(await h.mfa.login.challenge(s.challengeToken, { method: 'sms' })).toMatchObject({ ok: true });
@@ -195,7 +187,7 @@ describe('the per-login step', () => {
   test('a challenge past its expiry takes no step', async () => {
     const h = smsSetup({}, { clockedStore: true });
     await enrolSms(h);
-    const s = await challenge(h);
+    const s = await challengeFor(h);
     h.clock.set(Date.parse(s.expiresAt));
     expect(await h.mfa.login.challenge(s.challengeToken, { method: 'sms' })).toEqual({ ok: false, reason: 'challenge_expired' });
     h.clock.set(Date.parse(s.expiresAt) - 1);
@@ -216,13 +208,13 @@ describe('the verification', () => {
   test('a success: the user, the methods, an assertion; recorded with the factor; a trusted device only when asked', async () => {
     const h = setup({ trustedDevices: { ttlSeconds: 3600 } });
     const { secret, factorId } = await enrolTotp(h);
-    const s = await challenge(h);
+    const s = await challengeFor(h);
     const r = await h.mfa.login.verify(s.challengeToken, { method: 'totp', code: await totpNow(secret, h.clock.now()), trustDevice: false }, { ip: '192.0.2.1' });
     expect(r).toEqual({ ok: true, userId: 'alice', amr: ['mfa', 'otp'], assertion: expect.any(String), expiresIn: 300 });
     expect(h.events.at(-1)).toEqual(expect.objectContaining({ type: 'mfa.verified', userId: 'alice', factorId, factorType: 'totp', outcome: 'success', purpose: 'login', ip: '192.0.2.1' }));
     expect(await h.store.listTrustedDevices('alice')).toEqual([]);
     h.clock.advance(30);
-    const t = await challenge(h);
+    const t = await challengeFor(h);
     const now = h.clock.now();
     const trusted = await h.mfa.login.verify(t.challengeToken, { method: 'totp', code: await totpNow(secret, now), trustDevice: true }, { userAgent: UA });
     if (!trusted.ok) throw new Error('expected a login');
@@ -262,7 +254,7 @@ describe('a challenge given back after a lost race', () => {
     const h = setup({ store, challenge: { ttlSeconds: 300 }, limits: { backoffAfterFailures: 100 } });
     now = h.clock.now;
     const { backupCodes } = await enrolTotp(h);
-    const s = await challenge(h);
+    const s = await challengeFor(h);
     const expiresAt = Date.parse(s.expiresAt);
     const set = (await inner.getBackupCodes('alice'))!;
     arm(async () => {
@@ -300,7 +292,7 @@ test('a valid code whose challenge another request took first is answered challe
   const h = setup({ store });
   const { secret, factorId } = await enrolTotp(h);
   const counter = (await h.store.getFactor('alice', factorId))!.counter;
-  const s = await challenge(h);
+  const s = await challengeFor(h);
   armed = true;
   const before = h.events.length;
   expect(await h.mfa.login.verify(s.challengeToken, { method: 'totp', code: await totpNow(secret, h.clock.now()) })).toEqual({ ok: false, reason: 'challenge_expired' });
@@ -311,7 +303,7 @@ test('a valid code whose challenge another request took first is answered challe
 test('a trusted device asked for without a request context gets the default label', async () => {
   const h = setup();
   const { secret } = await enrolTotp(h);
-  const s = await challenge(h);
+  const s = await challengeFor(h);
   const r = await h.mfa.login.verify(s.challengeToken, { method: 'totp', code: await totpNow(secret, h.clock.now()), trustDevice: true });
   expect(r).toMatchObject({ ok: true, trustedDevice: { token: expect.any(String) } });
   expect(await h.store.listTrustedDevices('alice')).toEqual([expect.objectContaining({ label: 'Unknown device' })]);
@@ -338,7 +330,7 @@ test('a plugin\'s per-login step is told the user, the purpose, the factor picke
   };
   const h = setup({ factors: [totp(), beacon, backupCodes({ bcryptCost: 4 })] });
   await enrolTotp(h);
-  const s = await challenge(h);
+  const s = await challengeFor(h);
   const req = { ip: '192.0.2.9', userAgent: UA };
   expect(await h.mfa.login.challenge(s.challengeToken, { method: 'beacon' }, req)).toEqual({ ok: true, factorId: null, show: { sent: true } });
   expect(steps[0]).toStrictEqual({ userId: 'alice', factors: [], purpose: 'login', req, previous: null });

@@ -1,18 +1,10 @@
 // How every flow verifies (flows/verification.ts) at the edges mutation testing found unasserted
 // (issue #14): the per-IP refusal (its Retry-After and event), what the IP budget counts, the
 // per-factor state a verification trusts, how long that state lives, and the factor's last use.
-import { createHash } from 'node:crypto';
 import { backupCodes, memoryStore, totp, type FactorPlugin, type PluginState } from '@secondfactor/core';
-import { enrolSms, enrolTotp, setup, smsSetup, storeLosingBackupCodeRace, totpNow } from './support/harness';
+import { challengeFor, challengeIdOf, enrolSms, enrolTotp, setup, smsSetup, storeLosingBackupCodeRace, totpNow } from './support/harness';
 
 const IP = { ip: '203.0.113.7' };
-const challengeIdOf = (token: string) => createHash('sha256').update(token).digest('base64url');
-
-async function challenge(h: ReturnType<typeof setup>, userId = 'alice') {
-  const s = await h.mfa.login.start(userId);
-  if (!s.required) throw new Error('expected a challenge');
-  return s;
-}
 
 describe('the per-IP budget', () => {
   test('over it, a request is refused until the window ends, as an ip_rate_limited failure, with nothing evaluated or counted', async () => {
@@ -20,26 +12,26 @@ describe('the per-IP budget', () => {
     const { secret } = await enrolTotp(h, 'alice');
     await enrolTotp(h, 'bob');
     for (const u of ['bob', 'bob']) {
-      expect(await h.mfa.login.verify((await challenge(h, u)).challengeToken, { method: 'totp', code: '000000' }, IP)).toEqual({ ok: false, reason: 'invalid_code' });
+      expect(await h.mfa.login.verify((await challengeFor(h, u)).challengeToken, { method: 'totp', code: '000000' }, IP)).toEqual({ ok: false, reason: 'invalid_code' });
     }
     const before = await h.store.getAttemptState('alice');
     const now = h.clock.now();
     const windowEnd = (Math.floor(now / 600_000) + 1) * 600_000;
-    const r = await h.mfa.login.verify((await challenge(h)).challengeToken, { method: 'totp', code: await totpNow(secret, now) }, IP);
+    const r = await h.mfa.login.verify((await challengeFor(h)).challengeToken, { method: 'totp', code: await totpNow(secret, now) }, IP);
     expect(r).toEqual({ ok: false, reason: 'too_many_attempts', retryAfter: Math.ceil((windowEnd - now) / 1000) });
     expect(h.events.at(-1)).toEqual({ type: 'mfa.failed', userId: 'alice', factorType: 'totp', outcome: 'failure', reason: 'ip_rate_limited', purpose: 'login', ip: IP.ip, at: now });
     expect(await h.store.getAttemptState('alice')).toEqual(before);
     // One second before the window ends: still refused, for 1 second.
     h.clock.set(windowEnd - 1_000);
-    expect(await h.mfa.login.verify((await challenge(h)).challengeToken, { method: 'totp', code: '000000' }, IP)).toEqual({ ok: false, reason: 'too_many_attempts', retryAfter: 1 });
+    expect(await h.mfa.login.verify((await challengeFor(h)).challengeToken, { method: 'totp', code: '000000' }, IP)).toEqual({ ok: false, reason: 'too_many_attempts', retryAfter: 1 });
     h.clock.set(windowEnd);
-    expect((await h.mfa.login.verify((await challenge(h)).challengeToken, { method: 'totp', code: await totpNow(secret, windowEnd) }, IP)).ok).toBe(true);
+    expect((await h.mfa.login.verify((await challengeFor(h)).challengeToken, { method: 'totp', code: await totpNow(secret, windowEnd) }, IP)).ok).toBe(true);
   });
 
   test('attempts refused unevaluated (past a challenge\'s limit) do not spend it', async () => {
     const h = setup({ limits: { backoffAfterFailures: 100 } });
     await enrolTotp(h);
-    const s = await challenge(h);
+    const s = await challengeFor(h);
     const results = await Promise.all(Array.from({ length: 30 }, () => h.mfa.login.verify(s.challengeToken, { method: 'totp', code: '000000' }, IP)));
     expect(results.every((r) => !r.ok)).toBe(true);
     const failed = h.events.filter((e) => e.type === 'mfa.failed');
@@ -51,9 +43,9 @@ describe('the per-IP budget', () => {
   test('a request without an address has no IP budget (nothing counted under an empty address)', async () => {
     const h = setup({ limits: { perIpPerWindow: 1, backoffAfterFailures: 100 } });
     const { secret } = await enrolTotp(h);
-    for (let i = 0; i < 3; i++) expect(await h.mfa.login.verify((await challenge(h)).challengeToken, { method: 'totp', code: '000000' })).toEqual({ ok: false, reason: 'invalid_code' });
+    for (let i = 0; i < 3; i++) expect(await h.mfa.login.verify((await challengeFor(h)).challengeToken, { method: 'totp', code: '000000' })).toEqual({ ok: false, reason: 'invalid_code' });
     expect(await h.store.getCounter(`verify:ip:undefined:${Math.floor(h.clock.now() / 900_000)}`)).toBe(0);
-    expect((await h.mfa.login.verify((await challenge(h)).challengeToken, { method: 'totp', code: await totpNow(secret, h.clock.now()) })).ok).toBe(true);
+    expect((await h.mfa.login.verify((await challengeFor(h)).challengeToken, { method: 'totp', code: await totpNow(secret, h.clock.now()) })).ok).toBe(true);
   });
 });
 
@@ -81,7 +73,7 @@ describe('per-factor state (a code sent)', () => {
   test('lives no longer than its login challenge, and is only trusted for its own type, purpose and user', async () => {
     const h = smsSetup({ challenge: { ttlSeconds: 120 } });
     await enrolSms(h);
-    const s = await challenge(h);
+    const s = await challengeFor(h);
     await h.mfa.login.challenge(s.challengeToken, { method: 'sms' });
     const code = h.sent.at(-1)!.code;
     const key = `login:${challengeIdOf(s.challengeToken)}:sms`;
@@ -109,7 +101,7 @@ test('a verification records the last use of the factor it matched (and gives a 
   const h = smsSetup();
   const factorId = await enrolSms(h);
   h.clock.advance(100);
-  const s = await challenge(h);
+  const s = await challengeFor(h);
   await h.mfa.login.challenge(s.challengeToken, { method: 'sms' });
   expect(await h.mfa.login.verify(s.challengeToken, { method: 'sms', code: h.sent.at(-1)!.code })).toMatchObject({ ok: true });
   expect((await h.store.getFactor('alice', factorId))?.lastUsedAt).toBe(h.clock.now());
@@ -136,7 +128,7 @@ describe('a third-party plugin', () => {
     const h = setup({ factors: [totp(), codePlugin('plain', false, seen), codePlugin('stepped', true, seen), backupCodes({ bcryptCost: 4 })] });
     await enrolTotp(h);
     for (const method of ['plain', 'stepped']) {
-      const s = await challenge(h);
+      const s = await challengeFor(h);
       expect(s.methods).toContain(method);
       // No per-login step taken for `stepped`: no state under its key.
       expect(await h.mfa.login.verify(s.challengeToken, { method, code: 'no' })).toEqual({ ok: false, reason: 'invalid_code' });
@@ -150,7 +142,7 @@ test('a backup code that loses its race after its request took the challenge is 
   const { store, armRace } = storeLosingBackupCodeRace(memoryStore());
   const h = setup({ store, limits: { backoffAfterFailures: 100 } });
   const { backupCodes: codes } = await enrolTotp(h);
-  const s = await challenge(h);
+  const s = await challengeFor(h);
   await armRace();
   const before = h.events.length;
   expect(await h.mfa.login.verify(s.challengeToken, { method: 'backup_code', code: codes[0]! }, IP)).toEqual({ ok: false, reason: 'invalid_code' });

@@ -1,4 +1,5 @@
 // Test harness for core: a fake clock, a recording event sink, fixed keys, and a ready engine.
+import { createHash } from 'node:crypto';
 import {
   backupCodes, createMfa, email, generateTotp, memoryStore, sms, totp,
   type CodeMessage, type CodeSender, type MfaEvent, type MfaOptions, type MfaStore, type OobOptions, type SmsOptions, type TotpOptions,
@@ -73,6 +74,16 @@ export async function enrolTotp(h: ReturnType<typeof setup>, userId = 'alice') {
 }
 
 export const totpNow = (secret: string, nowMs: number) => generateTotp(secret, nowMs, { algorithm: 'SHA1', digits: 6, periodSeconds: 30 });
+
+/** The login challenge of a user with MFA on (fails the test if none was required). */
+export async function challengeFor(h: ReturnType<typeof setup>, userId = 'alice') {
+  const start = await h.mfa.login.start(userId);
+  if (!start.required) throw new Error('expected a challenge');
+  return start;
+}
+
+/** The stored id of a challenge token (its SHA-256, base64url). */
+export const challengeIdOf = (token: string) => createHash('sha256').update(token).digest('base64url');
 
 /** Fresh proof for a user who already has MFA on: a just-issued assertion (as after a step-up). */
 export async function proofFor(h: ReturnType<typeof setup>, userId = 'alice') {
