@@ -109,7 +109,7 @@ describeWithRedisCluster('Redis Cluster: 3 masters + 3 replicas started by the t
   async function casIncrement(store: EphemeralStore, userId: string): Promise<boolean> {
     for (let round = 0; round < 500; round++) {
       const current = await store.getAttemptState(userId);
-      const next = { failures: (current?.failures ?? 0) + 1, blockedUntil: 0, locked: false };
+      const next = { failures: (current?.failures ?? 0) + 1, blockedUntil: 0, locked: false, clients: [] };
       if (await store.compareAndSetAttemptState(userId, current?.version ?? null, next)) return true;
     }
     return false;

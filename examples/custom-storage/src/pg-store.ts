@@ -406,7 +406,7 @@ export function pgStore(pool: Pool, options: PgStoreOptions = {}): PgMfaStore {
     // ===== attempt state (consecutive failures per user) ========================================
     async getAttemptState(userId) {
       const rows = await query<AttemptStateRow>(
-        `SELECT failures, blocked_until, locked, version FROM ${t.attemptState} WHERE user_id = $1`, [userId],
+        `SELECT failures, blocked_until, locked, clients, version FROM ${t.attemptState} WHERE user_id = $1`, [userId],
       );
       return rows[0] ? rowToAttemptState(rows[0]) : null;
     },
@@ -416,10 +416,10 @@ export function pgStore(pool: Pool, options: PgStoreOptions = {}): PgMfaStore {
         // Create-if-absent: ON CONFLICT DO NOTHING returns a row only to the caller whose INSERT
         // went in; concurrent creators wait on the primary key, then do nothing and get no row.
         const rows = await query(
-          `INSERT INTO ${t.attemptState} (user_id, failures, blocked_until, locked, version) VALUES ($1, $2, $3, $4, 1)
+          `INSERT INTO ${t.attemptState} (user_id, failures, blocked_until, locked, clients, version) VALUES ($1, $2, $3, $4, $5::jsonb, 1)
            ON CONFLICT (user_id) DO NOTHING
            RETURNING version`,
-          [userId, next.failures, next.blockedUntil, next.locked],
+          [userId, next.failures, next.blockedUntil, next.locked, JSON.stringify(next.clients)],
         );
         return rows.length === 1;
       }
@@ -427,10 +427,10 @@ export function pgStore(pool: Pool, options: PgStoreOptions = {}): PgMfaStore {
       // winner bumps it, so of N writers holding the same version exactly one succeeds.
       const rows = await query(
         `UPDATE ${t.attemptState}
-            SET failures = $2, blocked_until = $3, locked = $4, version = version + 1
+            SET failures = $2, blocked_until = $3, locked = $4, clients = $6::jsonb, version = version + 1
           WHERE user_id = $1 AND version = $5
         RETURNING version`,
-        [userId, next.failures, next.blockedUntil, next.locked, expectedVersion],
+        [userId, next.failures, next.blockedUntil, next.locked, expectedVersion, JSON.stringify(next.clients)],
       );
       return rows.length === 1;
     },

@@ -67,6 +67,8 @@ export interface AttemptStateRow {
   failures: number;
   blocked_until: string;
   locked: boolean;
+  /** jsonb: node-postgres parses it. */
+  clients: AttemptState['clients'];
   version: string;
 }
 
@@ -135,6 +137,7 @@ export function rowToAttemptState(r: AttemptStateRow): AttemptState {
     failures: r.failures,
     blockedUntil: toNumber(r.blocked_until),
     locked: r.locked,
+    clients: r.clients,
     version: toNumber(r.version),
   };
 }

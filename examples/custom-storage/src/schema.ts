@@ -118,8 +118,11 @@ export function schemaStatements(schema: string = DEFAULT_SCHEMA): string[] {
       failures      integer NOT NULL,
       blocked_until bigint  NOT NULL,
       locked        boolean NOT NULL,
+      clients       jsonb   NOT NULL DEFAULT '[]',
       version       bigint  NOT NULL
     )`,
+    // The per-client counts (a list, in order), for a schema created before they were part of the state.
+    `ALTER TABLE ${t.attemptState} ADD COLUMN IF NOT EXISTS clients jsonb NOT NULL DEFAULT '[]'`,
   ];
 }
 

@@ -68,7 +68,7 @@ export function createEngineContext(o: ResolvedOptions, registry: FactorRegistry
     const k = macKey(id);
     return k ? `${id}.${base64UrlEncode(hmacSha256Sync(k, `${binding}|${value}`))}` : null;
   };
-  const clientKey = async (userId: string, client: string) => `client:${hashTokenSync(`${userId}\u0000${client}`).slice(0, 32)}`;
+  const clientKey = async (userId: string, client: string) => hashTokenSync(`${userId}\u0000${client}`).slice(0, 22);
   const now = () => {
     const t = o.clock();
     if (!Number.isFinite(t)) throw new MfaError('store_unavailable', 'clock returned a non-finite time');

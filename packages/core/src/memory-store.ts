@@ -253,7 +253,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MfaStore {
     async compareAndSetAttemptState(userId, expectedVersion, next) {
       const current = attempts.get(userId);
       if ((current?.version ?? null) !== expectedVersion) return false;
-      attempts.set(userId, { ...next, version: (expectedVersion ?? 0) + 1 });
+      attempts.set(userId, copy({ ...next, version: (expectedVersion ?? 0) + 1 }));
       return true;
     },
   };

@@ -95,13 +95,31 @@ export interface FactorActivation {
   lookupKey?: string;
 }
 
-/** Consecutive second-factor failures of one user, across factors and challenges. */
+/** Consecutive second-factor failures of one user from one client (one IP address). */
+export interface ClientAttempts {
+  /** A hash of the user id and the client's address (never the address itself). */
+  key: string;
+  failures: number;
+  /** Epoch ms before which no verification from this client is evaluated (backoff); 0 when none. */
+  blockedUntil: number;
+}
+
+/**
+ * Consecutive second-factor failures of one user, across factors and challenges: in all (for
+ * the lock) and per client (for the backoff), kept together so that one compare-and-set counts
+ * an attempt for both.
+ */
 export interface AttemptState {
   failures: number;
-  /** Epoch ms before which no verification is evaluated (backoff); 0 when none. */
+  /** Epoch ms of the host's last unlock or reset of this user; 0 when never. */
   blockedUntil: number;
   /** True once the lock threshold was reached; only the host can unlock. */
   locked: boolean;
+  /**
+   * The clients with failures since their last success, least recently failed first (core keeps
+   * at most 16). Stored and returned as given, in order.
+   */
+  clients: ClientAttempts[];
   /** Incremented on every successful compare-and-set. */
   version: number;
 }
@@ -225,9 +243,10 @@ export interface EphemeralStore {
   /** The current value of a counter; 0 when it does not exist (or expired). */
   getCounter(key: string): Promise<number>;
 
+  /** The user's attempt state, `clients` included (an adapter reads a state stored without them as `[]`). */
   getAttemptState(userId: string): Promise<AttemptState | null>;
   /**
-   * Writes `next` (with version `expectedVersion + 1`, or 1 when `expectedVersion` is null and
+   * Writes `next`, `clients` included (with version `expectedVersion + 1`, or 1 when `expectedVersion` is null and
    * no state exists) only if the stored version still equals `expectedVersion`. True on success.
    */
   compareAndSetAttemptState(

@@ -24,14 +24,15 @@ describe('attempt limiter', () => {
   const clientKey = async (userId: string, client: string) => `${userId}|${client}`;
   const limiter = (store: EphemeralStore = memoryStore()) => ({ store, l: createAttemptLimiter(store, LIMITS, clientKey) });
   const ok = (failures: number, lockedNow = false) => ({ ok: true, failures, lockedNow, held: expect.any(Object) });
+  const clients = async (store: EphemeralStore, userId = 'u') => (await store.getAttemptState(userId))?.clients;
 
   test("each reservation counts a failure up front; a client's backoff starts at the threshold and ends exactly on time", async () => {
     const { store, l } = limiter();
     expect(await l.reserve('u', 'ip1', T0)).toEqual(ok(1));
     expect(await l.reserve('u', 'ip1', T0)).toEqual(ok(2));
-    expect(await store.getAttemptState('u|ip1')).toMatchObject({ failures: 2, blockedUntil: 0, locked: false });
+    expect(await clients(store)).toEqual([{ key: 'u|ip1', failures: 2, blockedUntil: 0 }]);
     expect(await l.reserve('u', 'ip1', T0)).toEqual(ok(3));
-    expect(await store.getAttemptState('u|ip1')).toMatchObject({ failures: 3, blockedUntil: T0 + 30_000, locked: false });
+    expect(await clients(store)).toEqual([{ key: 'u|ip1', failures: 3, blockedUntil: T0 + 30_000 }]);
     expect(await store.getAttemptState('u')).toMatchObject({ failures: 3, blockedUntil: 0, locked: false });
     expect(await l.reserve('u', 'ip1', T0)).toEqual({ ok: false, retryAfter: 30, locked: false });
     expect(await l.reserve('u', 'ip1', T0 + 29_001)).toEqual({ ok: false, retryAfter: 1, locked: false });
@@ -39,7 +40,7 @@ describe('attempt limiter', () => {
     // Refusals are not failures: the counts are unchanged.
     expect((await store.getAttemptState('u'))?.failures).toBe(3);
     expect(await l.reserve('u', 'ip1', T0 + 30_000)).toEqual(ok(4));
-    expect(await store.getAttemptState('u|ip1')).toMatchObject({ failures: 4, blockedUntil: T0 + 30_000 + 60_000 });
+    expect(await clients(store)).toEqual([{ key: 'u|ip1', failures: 4, blockedUntil: T0 + 30_000 + 60_000 }]);
     // Another client of the same user is not held back, but still counts toward the user's lock.
     expect(await l.reserve('u', 'ip2', T0 + 30_000)).toEqual(ok(5));
   });
@@ -57,8 +58,8 @@ describe('attempt limiter', () => {
     expect(await l.reserve('u', 'ip1', now + 10 * 86_400_000)).toEqual({ ok: false, retryAfter: 3600, locked: true });
     expect(await l.reserve('u', 'ip9', now)).toEqual({ ok: false, retryAfter: 3600, locked: true });
     await l.unlock('u', now);
-    // The user's state keeps the unlock time: the client states are keyed by it (every client's backoff ends too).
-    expect(await store.getAttemptState('u')).toMatchObject({ failures: 0, blockedUntil: now, locked: false });
+    // The user's state keeps the unlock time, and every client's count (and backoff) ends too.
+    expect(await store.getAttemptState('u')).toMatchObject({ failures: 0, blockedUntil: now, locked: false, clients: [] });
     expect(await l.reserve('u', 'ip2', now)).toEqual(ok(1));
   });
 
@@ -73,9 +74,9 @@ describe('attempt limiter', () => {
     expect(fresh).toEqual(ok(1));
     expect(await l.reserve('u', 'ip2', T0 + 1000)).toEqual(ok(2));
     if (!fresh.ok || !last?.ok) throw new Error('expected reservations');
-    // A success clears the counts but keeps the unlock time, so the old client states stay behind.
+    // A success clears the user's count and its client's, and keeps the unlock time.
     await l.succeed('u', fresh.held);
-    expect(await store.getAttemptState('u')).toMatchObject({ failures: 0, blockedUntil: T0 + 1000, locked: false });
+    expect(await store.getAttemptState('u')).toMatchObject({ failures: 0, blockedUntil: T0 + 1000, locked: false, clients: [{ key: 'u|ip2', failures: 1, blockedUntil: 0 }] });
     expect(await l.reserve('u', 'ip2', T0 + 2000)).toEqual(ok(1));
   });
 
@@ -87,8 +88,7 @@ describe('attempt limiter', () => {
     for (let i = 0; i < 3; i++) last = await l.reserve('u', 'ip1', T0);
     if (!last?.ok) throw new Error('expected a reservation');
     await l.succeed('u', last.held);
-    expect(await store.getAttemptState('u')).toMatchObject({ failures: 0, blockedUntil: 0, locked: false });
-    expect(await store.getAttemptState('u|ip1')).toMatchObject({ failures: 0, blockedUntil: 0, locked: false });
+    expect(await store.getAttemptState('u')).toEqual({ failures: 0, blockedUntil: 0, locked: false, clients: [], version: 4 });
     expect(await l.reserve('u', 'ip1', T0)).toEqual(ok(1));
     // Users are counted apart.
     expect(await l.reserve('v', 'ip1', T0)).toEqual(ok(1));

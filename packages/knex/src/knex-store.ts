@@ -9,7 +9,7 @@ import { dialectOf, isUniqueViolation, retryOnLockRace, toNumber } from './diale
 import { tableNames, type KnexStoreOptions } from './options';
 import { preparer } from './prepared';
 import {
-  challengeToRow, deviceToRow, eventToRow, factorStateToRow, factorToRow, rowToAttemptState, rowToChallenge, rowToDevice,
+  challengeToRow, clientsToJson, deviceToRow, eventToRow, factorStateToRow, factorToRow, rowToAttemptState, rowToChallenge, rowToDevice,
   rowToEvent, rowToFactor, rowToFactorState, toOutcome,
   type AttemptStateRow, type BackupCodeRow, type BackupCodeSetRow, type ChallengeRow, type CounterRow, type EventRow,
   type FactorRow, type FactorStateRow, type TrustedDeviceRow,
@@ -67,7 +67,7 @@ export function knexStore(knex: Knex, options: KnexStoreOptions = {}): KnexMfaSt
   const EVENT_COLUMNS = columnsOf<EventRow>()(['id', 'at', 'day', 'type', 'user_id', 'outcome', 'factor_id', 'factor_type', 'reason', 'purpose', 'ip', 'user_agent', 'actor', 'detail']);
   const CHALLENGE_COLUMNS = columnsOf<ChallengeRow>()(['id', 'user_id', 'methods', 'created_at', 'expires_at', 'attempts', 'purge_at']);
   const FACTOR_STATE_COLUMNS = columnsOf<FactorStateRow>()(['state_key', 'type', 'purpose', 'user_id', 'factor_id', 'secret', 'created_at', 'expires_at', 'attempts', 'purge_at']);
-  const ATTEMPT_COLUMNS = columnsOf<AttemptStateRow>()(['user_id', 'failures', 'blocked_until', 'locked', 'version']);
+  const ATTEMPT_COLUMNS = columnsOf<AttemptStateRow>()(['user_id', 'failures', 'blocked_until', 'locked', 'clients', 'version']);
 
   // The statements of the hot paths (a login's verification, requireMfa's neighbours), built once.
   const sql = {
@@ -98,10 +98,10 @@ export function knexStore(knex: Knex, options: KnexStoreOptions = {}): KnexMfaSt
     getCounter: prepare<[string, number], Pick<CounterRow, 'hits'> | undefined>('first', (key, now) => knex(t.counters).where({ counter_key: key }).andWhere('purge_at', '>', now).first('hits'), 2),
     getAttemptState: prepare<[string], AttemptStateRow | undefined>('first', (userId) => knex(t.attemptState).where({ user_id: userId }).first(), 1),
     createAttemptState: insertRow(t.attemptState, ATTEMPT_COLUMNS),
-    // UPDATE attempt_state SET failures=?, blocked_until=?, locked=?, version = version + 1 WHERE user_id=? AND version=?
-    updateAttemptState: prepare<[string, number, number, number, boolean], number>('count', (userId, version, failures, blockedUntil, locked) => knex(t.attemptState)
+    // UPDATE attempt_state SET failures=?, blocked_until=?, locked=?, clients=?, version = version + 1 WHERE user_id=? AND version=?
+    updateAttemptState: prepare<[string, number, number, number, boolean, string], number>('count', (userId, version, failures, blockedUntil, locked, clients) => knex(t.attemptState)
       .where({ user_id: userId, version })
-      .update({ failures, blocked_until: blockedUntil, locked, version: knex.raw('?? + 1', ['version']) }), 5),
+      .update({ failures, blocked_until: blockedUntil, locked, clients, version: knex.raw('?? + 1', ['version']) }), 6),
     // UPDATE <table> SET attempts = attempts + 1 WHERE <key> = ? AND purge_at > ? RETURNING attempts
     incrementChallengeAttempts: hasReturning ? incrementReturning(t.challenges, 'id') : null,
     incrementFactorStateAttempts: hasReturning ? incrementReturning(t.factorState, 'state_key') : null,
@@ -394,14 +394,15 @@ export function knexStore(knex: Knex, options: KnexStoreOptions = {}): KnexMfaSt
       if (expectedVersion === null) {
         // INSERT ... version 1; the primary key lets exactly one of concurrent creators in.
         try {
-          await sql.createAttemptState(userId, next.failures, next.blockedUntil, next.locked, 1);
+          await sql.createAttemptState(userId, next.failures, next.blockedUntil, next.locked, clientsToJson(next.clients), 1);
           return true;
         } catch (error) {
           if (isUniqueViolation(error)) return false;
           throw error;
         }
       }
-      const changed = await retryOnLockRace(() => sql.updateAttemptState(userId, expectedVersion, next.failures, next.blockedUntil, next.locked));
+      const clients = clientsToJson(next.clients);
+      const changed = await retryOnLockRace(() => sql.updateAttemptState(userId, expectedVersion, next.failures, next.blockedUntil, next.locked, clients));
       return changed === 1;
     },
 

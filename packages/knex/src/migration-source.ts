@@ -274,6 +274,30 @@ function eventsDown(t: TableNames): (knex: Knex) => Promise<void> {
   };
 }
 
+/**
+ * 0004, one attempt state per user (#13): the per-client failure counts move into the user's row,
+ * as a JSON list in `clients` (NULL in rows written before: no client counts). The rows the
+ * earlier per-client states left (keyed by a hash, never read again) stay until the host deletes
+ * them; they hold no address.
+ */
+function clientAttemptsUp(t: TableNames): (knex: Knex) => Promise<void> {
+  return async (knex) => {
+    if (await knex.schema.hasColumn(t.attemptState, 'clients')) return; // MySQL: DDL is not transactional
+    await knex.schema.alterTable(t.attemptState, (table) => {
+      table.text('clients').nullable();
+    });
+  };
+}
+
+function clientAttemptsDown(t: TableNames): (knex: Knex) => Promise<void> {
+  return async (knex) => {
+    if (!(await knex.schema.hasColumn(t.attemptState, 'clients'))) return;
+    await knex.schema.alterTable(t.attemptState, (table) => {
+      table.dropColumn('clients');
+    });
+  };
+}
+
 /** Whether `table` has an index called `name` (so a down migration that died halfway can run again). */
 async function hasIndex(knex: Knex, table: string, name: string): Promise<boolean> {
   switch (dialectOf(knex)) {
@@ -309,6 +333,7 @@ export function secondfactorMigrations(options: MigrationOptions = {}): Knex.Mig
     { name: '0001_secondfactor_initial', up: initialUp(t), down: initialDown(t) },
     { name: '0002_secondfactor_factor_plugins', up: factorPluginsUp(t), down: factorPluginsDown(t) },
     { name: '0003_secondfactor_events', up: eventsUp(t), down: eventsDown(t) },
+    { name: '0004_secondfactor_client_attempts', up: clientAttemptsUp(t), down: clientAttemptsDown(t) },
   ];
   return {
     async getMigrations() {

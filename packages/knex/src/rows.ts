@@ -2,7 +2,7 @@
 // Records ↔ table rows: snake_case columns, JSON text for structured fields, and numbers and
 // booleans normalized from whatever the driver returns (PostgreSQL bigints arrive as strings).
 import type {
-  AttemptState, AuditEventRecord, ChallengeRecord, FactorRecord, FactorStateRecord, TrustedDeviceRecord,
+  AttemptState, AuditEventRecord, ClientAttempts, ChallengeRecord, FactorRecord, FactorStateRecord, TrustedDeviceRecord,
 } from '@secondfactor/core';
 import { toBoolean, toNumber, toNumberOrNull } from './dialect';
 
@@ -79,6 +79,8 @@ export interface AttemptStateRow {
   failures: unknown;
   blocked_until: unknown;
   locked: unknown;
+  /** JSON list of the clients' counts; NULL in rows written before migration 0004. */
+  clients: string | null;
   version: unknown;
 }
 
@@ -181,6 +183,19 @@ export function rowToFactorState(r: FactorStateRow): FactorStateRecord {
 export function rowToAttemptState(r: AttemptStateRow): AttemptState {
   return {
     failures: toNumber(r.failures), blockedUntil: toNumber(r.blocked_until), locked: toBoolean(r.locked),
-    version: toNumber(r.version),
+    clients: r.clients === null ? [] : clientsFromJson(r.clients), version: toNumber(r.version),
   };
 }
+
+/** The clients' counts as stored: each entry's three fields, nothing else. */
+function clientsFromJson(text: string): ClientAttempts[] {
+  const list: unknown = JSON.parse(text);
+  if (!Array.isArray(list)) throw new Error('attempt state: clients is not a list');
+  return list.map((c: { key: unknown; failures: unknown; blockedUntil: unknown }) => {
+    if (typeof c?.key !== 'string' || typeof c.failures !== 'number' || typeof c.blockedUntil !== 'number') throw new Error('attempt state: malformed client entry');
+    return { key: c.key, failures: c.failures, blockedUntil: c.blockedUntil };
+  });
+}
+
+/** The clients' counts as the `clients` column keeps them. */
+export const clientsToJson = (clients: readonly ClientAttempts[]): string => JSON.stringify(clients.map(({ key, failures, blockedUntil }) => ({ key, failures, blockedUntil })));

@@ -149,7 +149,7 @@ for (const backend of BACKENDS) {
         const c = challenge();
         await store.createChallenge(c, 60);
         assert.equal(await second.getChallenge(c.id), null);
-        assert.equal(await second.compareAndSetAttemptState(c.userId, null, { failures: 1, blockedUntil: 0, locked: false }), true);
+        assert.equal(await second.compareAndSetAttemptState(c.userId, null, { failures: 1, blockedUntil: 0, locked: false, clients: [] }), true);
         assert.equal(await store.getAttemptState(c.userId), null);
       } finally {
         await rollback(database.db, { tablePrefix: other });

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { knexStore, migrate, rollback, secondfactorMigrations } from '@secondfactor/knex';
 import { BACKENDS, describeBackend, openDatabase, type TestDatabase } from './support/databases';
 
-const MIGRATIONS = ['0001_secondfactor_initial', '0002_secondfactor_factor_plugins', '0003_secondfactor_events'];
+const MIGRATIONS = ['0001_secondfactor_initial', '0002_secondfactor_factor_plugins', '0003_secondfactor_events', '0004_secondfactor_client_attempts'];
 
 const STORE_TABLES = [
   'attempt_state', 'backup_code_sets', 'backup_codes', 'challenges', 'counters', 'events', 'factor_state', 'factors', 'trusted_devices',
@@ -49,7 +49,7 @@ for (const backend of BACKENDS) {
 
       const store = knexStore(db, { tablePrefix });
       const userId = `user-${randomUUID()}`;
-      await store.compareAndSetAttemptState(userId, null, { failures: 2, blockedUntil: 0, locked: false });
+      await store.compareAndSetAttemptState(userId, null, { failures: 2, blockedUntil: 0, locked: false, clients: [] });
       await migrate(db, { tablePrefix });
       assert.deepEqual(await database.listTables(), withPrefix([...STORE_TABLES, 'migrations', 'migrations_lock']));
       assert.equal((await store.getAttemptState(userId))?.failures, 2);
@@ -162,7 +162,8 @@ for (const backend of BACKENDS) {
       assert.deepEqual(await store.getFactorState(`user:${alice}:webauthn`), state);
       await store.putFactorState('login:ch-3', { ...state, type: 'sms', purpose: 'login', factorId: 'f-sms', secret: 'HashOfNewCode' }, 60);
 
-      // Down to 0001 (through 0002): the columns and the table come back with what they can hold.
+      // Down to 0001 (through 0003 and 0002): the columns and the table come back with what they can hold.
+      await db.migrate.down({ ...config, name: MIGRATIONS[3] });
       await db.migrate.down({ ...config, name: MIGRATIONS[2] });
       await db.migrate.down({ ...config, name: MIGRATIONS[1] });
       assert.deepEqual(Array.from(await db(t('migrations')).select('name'), (r: { name: string }) => r.name), [MIGRATIONS[0]]);
@@ -257,7 +258,8 @@ for (const backend of BACKENDS) {
       await store.appendEvent(event);
       assert.deepEqual(await store.listEvents({ userId: alice, limit: 10 }), [event], 'the longest user agent and detail fit');
 
-      // Down to 0002: the table and the factors index go, the factors stay.
+      // Down to 0002 (through 0003): the table and the factors index go, the factors stay.
+      await db.migrate.down(config);
       await db.migrate.down(config);
       assert.deepEqual(Array.from(await db(t('migrations')).orderBy('id').select('name'), (r: { name: string }) => r.name), MIGRATIONS.slice(0, 2));
       assert.deepEqual(await database.listTables(), withPrefix([...STORE_TABLES.filter((n) => n !== 'events'), 'migrations', 'migrations_lock']));
@@ -293,9 +295,45 @@ for (const backend of BACKENDS) {
           table.dropIndex(['status', 'type', 'user_id'], t('factors_status_type_idx'));
         });
       }
+      await db.migrate.down({ ...config, name: MIGRATIONS[3] });
       await db.migrate.down(config);
       assert.deepEqual(await listIndexes(database, t('factors')), [t('factors_lookup_uq')]);
       assert.equal(await db.schema.hasTable(t('events')), false);
+    });
+
+    it('upgrades a database that 0003 created to 0004: attempt states kept with no client counts; 0004 goes down and up again', async () => {
+      const { db, tablePrefix } = database;
+      const t = (name: string) => `${tablePrefix}${name}`;
+      const config = { migrationSource: secondfactorMigrations({ tablePrefix }), tableName: t('migrations') };
+      for (const name of MIGRATIONS.slice(0, 3)) await db.migrate.up({ ...config, name });
+      assert.equal(await db.schema.hasColumn(t('attempt_state'), 'clients'), false);
+      // Rows as 0003's version wrote them: a user's state, and a per-client state keyed by a hash.
+      const alice = `user-${randomUUID()}`;
+      await db(t('attempt_state')).insert([
+        { user_id: alice, failures: 7, blocked_until: 1_700_000_000_000, locked: false, version: 9 },
+        { user_id: 'client:0123456789abcdefghijklmnopqrstuv', failures: 3, blocked_until: 20_000_000_000_000, locked: false, version: 3 },
+      ]);
+
+      await migrate(db, { tablePrefix });
+      assert.deepEqual(Array.from(await db(t('migrations')).orderBy('id').select('name'), (r: { name: string }) => r.name), MIGRATIONS);
+      const store = knexStore(db, { tablePrefix });
+      assert.deepEqual(await store.getAttemptState(alice), { failures: 7, blockedUntil: 1_700_000_000_000, locked: false, clients: [], version: 9 });
+      const clients = [{ key: 'AbC-_0123456789xyzXYZ0', failures: 7, blockedUntil: 20_000_000_000_000 }];
+      assert.equal(await store.compareAndSetAttemptState(alice, 9, { failures: 8, blockedUntil: 1_700_000_000_000, locked: false, clients }), true);
+      assert.deepEqual(await store.getAttemptState(alice), { failures: 8, blockedUntil: 1_700_000_000_000, locked: false, clients, version: 10 });
+
+      // Down to 0003: the column goes, the counts stay.
+      await db.migrate.down(config);
+      assert.equal(await db.schema.hasColumn(t('attempt_state'), 'clients'), false);
+      const row: { failures: unknown; version: unknown } = await db(t('attempt_state')).where({ user_id: alice }).first('failures', 'version');
+      assert.deepEqual([Number(row.failures), Number(row.version)], [8, 10]);
+
+      // Up again, twice (a second run, as after a MySQL run that died after its DDL, changes nothing).
+      await migrate(db, { tablePrefix });
+      await migrate(db, { tablePrefix });
+      assert.deepEqual((await store.getAttemptState(alice))?.clients, []);
+      assert.equal(await store.compareAndSetAttemptState(alice, 10, { failures: 0, blockedUntil: 1_700_000_000_000, locked: false, clients }), true);
+      assert.deepEqual((await store.getAttemptState(alice))?.clients, clients);
     });
   });
 }

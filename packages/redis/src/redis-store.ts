@@ -106,7 +106,9 @@ export function redisStore(redis: RedisClient, options: RedisStoreOptions = {}):
     },
 
     async getAttemptState(userId: string) {
-      return getHash<AttemptState>(keys.attemptState(userId));
+      const state = await getHash<AttemptState>(keys.attemptState(userId));
+      // A state written by an earlier version has no `clients` field: no client counts.
+      return state && { ...state, clients: state.clients ?? [] };
     },
     async compareAndSetAttemptState(userId: string, expectedVersion: number | null, next: Omit<AttemptState, 'version'>) {
       const state: AttemptState = { ...next, version: (expectedVersion ?? 0) + 1 };

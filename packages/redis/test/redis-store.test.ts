@@ -52,7 +52,7 @@ describeWithService('Redis', REDIS_URL)('redisStore', () => {
       await store.createChallenge(c, 360);
       await store.putFactorState('login:a', oob(), 120);
       await store.incrementCounter('send:a', 30);
-      await store.compareAndSetAttemptState(userId, null, { failures: 1, blockedUntil: 0, locked: false });
+      await store.compareAndSetAttemptState(userId, null, { failures: 1, blockedUntil: 0, locked: false, clients: [] });
 
       const challengeTtl = await redis.pttl(`${keyPrefix}challenge:{${c.id}}`);
       const oobTtl = await redis.pttl(`${keyPrefix}state:{login:a}`);
@@ -65,7 +65,7 @@ describeWithService('Redis', REDIS_URL)('redisStore', () => {
       expect(counterTtl).toBeLessThanOrEqual(30_000);
       expect(await redis.pttl(`${keyPrefix}attempts:{${userId}}`)).toBe(-1);
 
-      await store.compareAndSetAttemptState(userId, 1, { failures: 2, blockedUntil: 20_000_000_000_000, locked: false });
+      await store.compareAndSetAttemptState(userId, 1, { failures: 2, blockedUntil: 20_000_000_000_000, locked: false, clients: [] });
       expect(await redis.pttl(`${keyPrefix}attempts:{${userId}}`)).toBe(-1);
     });
 
@@ -114,10 +114,19 @@ describeWithService('Redis', REDIS_URL)('redisStore', () => {
       expect(await store.getFactorState('extra')).toEqual(fresh);
 
       const userId = `user-${randomUUID()}`;
-      await store.compareAndSetAttemptState(userId, null, { failures: 1, blockedUntil: 0, locked: false });
+      await store.compareAndSetAttemptState(userId, null, { failures: 1, blockedUntil: 0, locked: false, clients: [] });
       await redis.hset(`${keyPrefix}attempts:{${userId}}`, 'stray', '1');
-      expect(await store.compareAndSetAttemptState(userId, 1, { failures: 2, blockedUntil: 5, locked: true })).toBe(true);
-      expect(await store.getAttemptState(userId)).toEqual({ failures: 2, blockedUntil: 5, locked: true, version: 2 });
+      expect(await store.compareAndSetAttemptState(userId, 1, { failures: 2, blockedUntil: 5, locked: true, clients: [] })).toBe(true);
+      expect(await store.getAttemptState(userId)).toEqual({ failures: 2, blockedUntil: 5, locked: true, clients: [], version: 2 });
+    });
+
+    it('reads an attempt state an earlier version wrote (no clients field) as one with no client counts, and writes over it', async () => {
+      const userId = `user-${randomUUID()}`;
+      await redis.hset(`${keyPrefix}attempts:{${userId}}`, 'failures', '4', 'blockedUntil', '1700000000000', 'locked', 'false', 'version', '6');
+      expect(await store.getAttemptState(userId)).toEqual({ failures: 4, blockedUntil: 1_700_000_000_000, locked: false, clients: [], version: 6 });
+      const clients = [{ key: 'AbC-_0123456789xyzXYZ0', failures: 5, blockedUntil: 20_000_000_000_000 }, { key: 'second', failures: 1, blockedUntil: 0 }];
+      expect(await store.compareAndSetAttemptState(userId, 6, { failures: 5, blockedUntil: 1_700_000_000_000, locked: false, clients })).toBe(true);
+      expect(await store.getAttemptState(userId)).toEqual({ failures: 5, blockedUntil: 1_700_000_000_000, locked: false, clients, version: 7 });
     });
 
     it('rejects a TTL that is not a positive number', async () => {
@@ -136,7 +145,7 @@ describeWithService('Redis', REDIS_URL)('redisStore', () => {
         await own.createChallenge(c, 60);
         await own.putFactorState(`login:${c.id}:f1`, oob(), 60);
         await own.incrementCounter('send:cooldown:+14155550123:0', 60);
-        await own.compareAndSetAttemptState(userId, null, { failures: 0, blockedUntil: 0, locked: false });
+        await own.compareAndSetAttemptState(userId, null, { failures: 0, blockedUntil: 0, locked: false, clients: [] });
 
         const keys = (await keysWithPrefix(redis, prefix)).sort();
         expect(keys).toEqual([
@@ -266,7 +275,7 @@ describeWithService('Redis', REDIS_URL)('redisStore', () => {
 
       for (const step of [
         async () => expect(await counted.incrementChallengeAttempts(c.id)).toBe(1),
-        async () => expect(await counted.compareAndSetAttemptState(`user-${randomUUID()}`, null, { failures: 1, blockedUntil: 0, locked: false })).toBe(true),
+        async () => expect(await counted.compareAndSetAttemptState(`user-${randomUUID()}`, null, { failures: 1, blockedUntil: 0, locked: false, clients: [] })).toBe(true),
         async () => counted.putFactorState('flushed', oob({ secret: 'h' }), 60),
         async () => expect(await counted.incrementFactorStateAttempts('flushed')).toBe(1),
         async () => expect(await counted.consumeFactorState('flushed', 'h')).toBe(true),
@@ -290,8 +299,8 @@ describeWithService('Redis', REDIS_URL)('redisStore', () => {
           Promise.all(stores.flatMap((s) => [s.takeChallenge(c.id), s.takeChallenge(c.id)])),
           Promise.all(stores.flatMap((s) => [s.consumeFactorState('race', 'r'), s.consumeFactorState('race', 'r')])),
           Promise.all(stores.flatMap((s) => [
-            s.compareAndSetAttemptState(u, null, { failures: 1, blockedUntil: 0, locked: false }),
-            s.compareAndSetAttemptState(u, null, { failures: 1, blockedUntil: 0, locked: false }),
+            s.compareAndSetAttemptState(u, null, { failures: 1, blockedUntil: 0, locked: false, clients: [] }),
+            s.compareAndSetAttemptState(u, null, { failures: 1, blockedUntil: 0, locked: false, clients: [] }),
           ])),
         ]);
         expect(takes.filter(Boolean)).toHaveLength(1);

@@ -748,26 +748,44 @@ export function runStoreConformance(
         it('compare-and-set creates, updates and refuses stale versions', async () => {
           const u = uid();
           assert.equal(await s().getAttemptState(u), null);
-          assert.equal(await s().compareAndSetAttemptState(u, 3, { failures: 1, blockedUntil: 0, locked: false }), false);
-          assert.equal(await s().compareAndSetAttemptState(u, null, { failures: 1, blockedUntil: 0, locked: false }), true);
-          assert.deepEqual(await s().getAttemptState(u), { failures: 1, blockedUntil: 0, locked: false, version: 1 });
-          assert.equal(await s().compareAndSetAttemptState(u, null, { failures: 9, blockedUntil: 0, locked: false }), false, 'exists already');
-          assert.equal(await s().compareAndSetAttemptState(u, 1, { failures: 5, blockedUntil: 20_000_000_000_000, locked: true }), true);
-          assert.deepEqual(await s().getAttemptState(u), { failures: 5, blockedUntil: 20_000_000_000_000, locked: true, version: 2 });
-          assert.equal(await s().compareAndSetAttemptState(u, 1, { failures: 0, blockedUntil: 0, locked: false }), false, 'stale');
+          assert.equal(await s().compareAndSetAttemptState(u, 3, { failures: 1, blockedUntil: 0, locked: false, clients: [] }), false);
+          assert.equal(await s().compareAndSetAttemptState(u, null, { failures: 1, blockedUntil: 0, locked: false, clients: [] }), true);
+          assert.deepEqual(await s().getAttemptState(u), { failures: 1, blockedUntil: 0, locked: false, clients: [], version: 1 });
+          assert.equal(await s().compareAndSetAttemptState(u, null, { failures: 9, blockedUntil: 0, locked: false, clients: [] }), false, 'exists already');
+          assert.equal(await s().compareAndSetAttemptState(u, 1, { failures: 5, blockedUntil: 20_000_000_000_000, locked: true, clients: [] }), true);
+          assert.deepEqual(await s().getAttemptState(u), { failures: 5, blockedUntil: 20_000_000_000_000, locked: true, clients: [], version: 2 });
+          assert.equal(await s().compareAndSetAttemptState(u, 1, { failures: 0, blockedUntil: 0, locked: false, clients: [] }), false, 'stale');
+        });
+
+        it('keeps the clients\' counts as written, in order, and replaces them whole', async () => {
+          const u = uid();
+          // 16 clients (core's maximum), keys as core makes them (22 characters of base64url).
+          const clients = Array.from({ length: 16 }, (_, i) => ({
+            key: `${String.fromCharCode(97 + i)}Zx-_09${'q'.repeat(15)}`, failures: 16 - i, blockedUntil: i % 2 ? 20_000_000_000_000 + i : 0,
+          }));
+          assert.equal(await s().compareAndSetAttemptState(u, null, { failures: 40, blockedUntil: 1_700_000_000_000, locked: false, clients }), true);
+          assert.deepEqual(await s().getAttemptState(u), { failures: 40, blockedUntil: 1_700_000_000_000, locked: false, clients, version: 1 });
+          const read = await s().getAttemptState(u);
+          read!.clients.pop();
+          assert.deepEqual((await s().getAttemptState(u))?.clients, clients, 'a read is a copy');
+          const fewer = [clients[3]!, clients[0]!];
+          assert.equal(await s().compareAndSetAttemptState(u, 1, { failures: 0, blockedUntil: 1_700_000_000_000, locked: false, clients: fewer }), true);
+          assert.deepEqual(await s().getAttemptState(u), { failures: 0, blockedUntil: 1_700_000_000_000, locked: false, clients: fewer, version: 2 });
+          assert.equal(await s().compareAndSetAttemptState(u, 2, { failures: 0, blockedUntil: 1_700_000_000_000, locked: false, clients: [] }), true);
+          assert.deepEqual((await s().getAttemptState(u))?.clients, []);
         });
 
         it(`gives exactly one winner to ${n} parallel writers of one version`, async () => {
           const u = uid();
-          await s().compareAndSetAttemptState(u, null, { failures: 0, blockedUntil: 0, locked: false });
-          const results = await parallel(n, (i) => s().compareAndSetAttemptState(u, 1, { failures: i + 1, blockedUntil: 0, locked: false }));
+          await s().compareAndSetAttemptState(u, null, { failures: 0, blockedUntil: 0, locked: false, clients: [] });
+          const results = await parallel(n, (i) => s().compareAndSetAttemptState(u, 1, { failures: i + 1, blockedUntil: 0, locked: false, clients: [] }));
           assert.equal(winners(results), 1);
           assert.equal((await s().getAttemptState(u))?.version, 2);
         });
 
         it(`gives exactly one creator among ${n} parallel first writers`, async () => {
           const u = uid();
-          const results = await parallel(n, () => s().compareAndSetAttemptState(u, null, { failures: 1, blockedUntil: 0, locked: false }));
+          const results = await parallel(n, () => s().compareAndSetAttemptState(u, null, { failures: 1, blockedUntil: 0, locked: false, clients: [] }));
           assert.equal(winners(results), 1);
         });
       });
