@@ -111,6 +111,9 @@ export function createAttemptLimiter(store: EphemeralStore, limits: ResolvedOpti
      * A successful verification: the user's and this client's consecutive counts start again.
      * While the state is still the one this reservation wrote, one write; otherwise a
      * read-and-set loop that keeps a lock reached by another request (only the host unlocks).
+     * A lock this reservation reached itself ends, as on the fast path (its attempt was no
+     * failure): while the state is locked no other attempt is counted, so the lock is still this
+     * one as long as no unlock came since — and every unlock writes a later `blockedUntil`.
      */
     async succeed(userId: string, held: Held): Promise<void> {
       const cleared: Next = { ...held.written, failures: 0, locked: false, clients: without(held.written.clients, held.clientKey) };
@@ -118,9 +121,10 @@ export function createAttemptLimiter(store: EphemeralStore, limits: ResolvedOpti
       await update(userId, (current) => {
         if (!current) return { next: null, result: undefined };
         const clients = without(current.clients, held.clientKey);
-        const resets = !current.locked && current.failures > 0;
+        const ownLock = held.written.locked && current.locked && current.blockedUntil === held.written.blockedUntil;
+        const resets = ownLock || (!current.locked && current.failures > 0);
         if (!resets && clients.length === current.clients.length) return { next: null, result: undefined };
-        return { next: { ...stateOf(current), clients, ...(resets ? { failures: 0 } : {}) }, result: undefined };
+        return { next: { ...stateOf(current), clients, ...(resets ? { failures: 0, locked: false } : {}) }, result: undefined };
       });
     },
     /**
@@ -134,8 +138,10 @@ export function createAttemptLimiter(store: EphemeralStore, limits: ResolvedOpti
     /** The host's unlock (after the lock threshold) or reset: the user's lock and every client's backoff end. */
     async unlock(userId: string, nowMs: number): Promise<void> {
       // No state, no client counts either (the first reservation writes both): nothing to do.
+      // Later than the previous one even within one millisecond: a success tells by it whether the
+      // lock it meets is the one its own reservation reached (see succeed).
       await update(userId, (current) => ({
-        next: current ? { failures: 0, blockedUntil: nowMs, locked: false, clients: [] } : null,
+        next: current ? { failures: 0, blockedUntil: Math.max(nowMs, current.blockedUntil + 1), locked: false, clients: [] } : null,
         result: undefined,
       }));
     },

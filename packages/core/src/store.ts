@@ -111,7 +111,10 @@ export interface ClientAttempts {
  */
 export interface AttemptState {
   failures: number;
-  /** Epoch ms of the host's last unlock or reset of this user; 0 when never. */
+  /**
+   * Epoch ms of the host's last unlock or reset of this user (or 1 ms after the previous one, when
+   * that is later: each unlock writes a later value, which tells one lock from the next); 0 when never.
+   */
   blockedUntil: number;
   /** True once the lock threshold was reached; only the host can unlock. */
   locked: boolean;

@@ -180,8 +180,9 @@ test('an unlock repeated within the same millisecond still ends the backoffs sta
   for (let i = 0; i < 3; i++) await reserved(l, 'ip1');
   expect(await l.reserve('u', 'ip1', T0)).toMatchObject({ ok: false, locked: false });
   await l.unlock('u', T0);
-  // The unlock time is the time given (the clients' counts are emptied, not re-keyed by it).
-  expect(await store.getAttemptState('u')).toMatchObject({ failures: 0, blockedUntil: T0, locked: false, clients: [] });
+  // Each unlock records a later time than the one before, even within one millisecond (a success
+  // tells by it whether a lock is its own); the clients' counts are emptied.
+  expect(await store.getAttemptState('u')).toMatchObject({ failures: 0, blockedUntil: T0 + 1, locked: false, clients: [] });
   expect(await l.reserve('u', 'ip1', T0)).toMatchObject({ ok: true, failures: 1 });
 });
 
@@ -195,6 +196,38 @@ test('a valid code on the attempt that reached the lock threshold ends the lock:
   expect(await store.getAttemptState('u')).toMatchObject({ failures: 0, locked: false });
   expect(await clientOf(store, 'c1')).toMatchObject({ failures: 1 });
   expect(await l.reserve('u', 'c0', T0)).toMatchObject({ ok: true, failures: 1 });
+});
+
+test('a valid code on the attempt that reached the lock ends it even when another success wrote first', async () => {
+  // Concurrent right codes (parallel confirms of one code): every reservation counts up front, the
+  // one that reaches the threshold locks, and an earlier success's write makes its fast path miss.
+  const { store, l } = limiter();
+  const early = await reserved(l, 'c0');
+  for (let i = 1; i < LIMITS.lockAfterFailures - 1; i++) await reserved(l, `c${i}`);
+  const last = await reserved(l, 'c9');
+  expect(last).toMatchObject({ failures: 6, lockedNow: true });
+  await l.succeed('u', early.held);
+  expect(await store.getAttemptState('u')).toMatchObject({ failures: 6, locked: true });
+  await l.succeed('u', last.held);
+  expect(await store.getAttemptState('u')).toMatchObject({ failures: 0, locked: false });
+  expect(await clientOf(store, 'c9')).toBeUndefined();
+  expect(await clientOf(store, 'c1')).toMatchObject({ failures: 1 });
+  expect(await l.reserve('u', 'c0', T0)).toMatchObject({ ok: true, failures: 1 });
+});
+
+test('but not a lock reached again after an unlock since the reservation, even within the same millisecond', async () => {
+  const { store, l } = limiter();
+  await reserved(l, 'c0');
+  await l.unlock('u', T0);
+  for (let i = 1; i < LIMITS.lockAfterFailures; i++) await reserved(l, `c${i}`);
+  const last = await reserved(l, 'c0');
+  expect(last).toMatchObject({ lockedNow: true });
+  // The host unlocks again within the same millisecond, and six wrong codes lock the user again.
+  await l.unlock('u', T0);
+  for (let i = 0; i < LIMITS.lockAfterFailures; i++) await reserved(l, `d${i}`);
+  expect(await store.getAttemptState('u')).toMatchObject({ failures: 6, locked: true });
+  await l.succeed('u', last.held);
+  expect(await store.getAttemptState('u')).toMatchObject({ failures: 6, locked: true });
 });
 
 test('an unlock of a user with no state writes nothing', async () => {
