@@ -42,6 +42,12 @@ interface SqliteStatement {
   all(bindings: unknown[]): unknown[];
   run(bindings: unknown[]): { changes: number; lastInsertRowid: number | bigint };
 }
+/** tarn's pool (knex 3), as much of it as is read here. */
+interface TarnPool {
+  free?: { resource: unknown; timestamp?: number }[];
+  pendingAcquires?: unknown[];
+  emitter?: { listenerCount(event: string): number };
+}
 interface SqliteConnection {
   prepare(sql: string): SqliteStatement;
   __knexUid?: unknown;
@@ -70,6 +76,9 @@ export type Prepare = <A extends unknown[], R>(kind: ResultKind, build: (...args
 export function preparer(knex: Knex): Prepare {
   const client = hooksOf(knex);
   const isBetterSqlite = client?.driverName === 'better-sqlite3';
+  /** Whether knex's pool validates a connection beyond better-sqlite3's own check (see idleSqliteConnection). */
+  const poolAsks = isBetterSqlite && (Boolean((knex.client as { connectionConfigProvider?: unknown }).connectionConfigProvider)
+    || typeof (knex.client as { config?: { pool?: { validate?: unknown } } }).config?.pool?.validate === 'function');
   /** better-sqlite3 statements by connection and SQL text. */
   const sqliteStatements = new WeakMap<object, Map<string, SqliteStatement>>();
 
@@ -94,6 +103,10 @@ export function preparer(knex: Knex): Prepare {
         const v = 'arg' in b ? args[b.arg] : b.constant;
         return v === undefined ? null : v;
       });
+      if (isBetterSqlite) {
+        const idle = idleSqliteConnection();
+        if (idle) return shape(kind, client.postProcessResponse(runSqlite(idle, query, values), undefined)) as R;
+      }
       const connection = await client.acquireConnection();
       try {
         let response: unknown;
@@ -105,6 +118,29 @@ export function preparer(knex: Knex): Prepare {
       }
     };
   };
+
+  /**
+   * The connection the pool holds idle, when taking it would be a formality: nobody waits for a
+   * connection, and the pool would hand this one over without asking anything of it (knex 3's
+   * validation: not disposed, no lifetime limit, no connection-config provider, no `validate`
+   * hook of the host; better-sqlite3's own check is that it is open), and nobody listens to the
+   * pool's acquire and release events. better-sqlite3 runs a statement synchronously, so running
+   * it on that connection where it lies is the same as acquiring and releasing it around the call
+   * — nothing else can run in between, and a transaction holds its connection as used, so it is
+   * never found here — without the pool's promises and acquire timer per statement (a quarter of
+   * a verification's CPU in process, issue #13). Anything else: null, and the pool is asked.
+   */
+  function idleSqliteConnection(): SqliteConnection | null {
+    const pool = (knex.client as { pool?: TarnPool }).pool;
+    if (!pool || !Array.isArray(pool.free) || !Array.isArray(pool.pendingAcquires) || pool.pendingAcquires.length !== 0 || typeof pool.emitter?.listenerCount !== 'function') return null;
+    const entry = pool.free[pool.free.length - 1];
+    const connection = entry?.resource as (SqliteConnection & Record<string, unknown>) | undefined;
+    if (connection?.open !== true || connection.__knex__disposed || connection.__knexLifetimeLimit || poolAsks) return null;
+    if (pool.emitter.listenerCount('acquireRequest') + pool.emitter.listenerCount('acquireSuccess') + pool.emitter.listenerCount('release') !== 0) return null;
+    // As a release would: the connection was in use now (the pool's idle reaper reads this).
+    if (typeof entry!.timestamp === 'number') entry!.timestamp = Date.now();
+    return connection;
+  }
 
   /** knex's better-sqlite3 `_query` + `processResponse`, with the statement prepared once per connection. */
   function runSqlite(connection: SqliteConnection, query: CompiledQuery, values: unknown[]): unknown {

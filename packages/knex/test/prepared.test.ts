@@ -1,7 +1,10 @@
 // Statements compiled once (src/prepared.ts): the builder runs once, every call after that hands
 // the compiled SQL to knex's client — on every backend the same rows, counts and events as running
 // the builder each time, and the builder on every call where the client lacks the hooks.
-import type { Knex } from 'knex';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import knex, { type Knex } from 'knex';
 import { preparer, type Prepare } from '../src/prepared';
 import { BACKENDS, describeBackend, openDatabase, type TestDatabase } from './support/databases';
 
@@ -98,3 +101,118 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+// better-sqlite3 runs a statement synchronously: where the pool holds its connection idle and
+// taking it would be a formality, the statement runs on it where it lies (no acquire, no release).
+describe('prepared statements on better-sqlite3: the idle connection', () => {
+  type Row = { k: string; n: unknown } | undefined;
+  const open: Knex[] = [];
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sf-prepared-'));
+  });
+  afterAll(async () => {
+    await Promise.all(open.map((d) => d.destroy()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  async function database(pool: Knex.PoolConfig = {}): Promise<{ db: Knex; first: (k: string) => Promise<Row>; insert: (k: string, n: number) => Promise<void>; acquired: () => number }> {
+    const db = knex({ client: 'better-sqlite3', connection: { filename: join(dir, `${open.length}.db`) }, useNullAsDefault: true, pool });
+    open.push(db);
+    await db.schema.createTable('t', (t) => {
+      t.string('k', 64).primary();
+      t.integer('n').notNullable();
+    });
+    const acquire = jest.spyOn(db.client as { acquireConnection(): Promise<unknown> }, 'acquireConnection');
+    const prepare = preparer(db);
+    return {
+      db,
+      first: prepare<[string], Row>('first', (k) => db('t').where({ k }).first(), 1),
+      insert: prepare<[string, number], void>('none', (k, n) => db('t').insert({ k, n }), 2),
+      acquired: () => acquire.mock.calls.length,
+    };
+  }
+
+  test('is used where it lies: the same rows, no acquire and no release', async () => {
+    const { db, first, insert, acquired } = await database();
+    const release = jest.spyOn(db.client as { releaseConnection(c: unknown): unknown }, 'releaseConnection');
+    await insert('a', 1);
+    expect(acquired()).toBe(0);
+    expect(await first('a')).toMatchObject({ k: 'a', n: 1 });
+    expect(await first('b')).toBeUndefined();
+    expect(acquired()).toBe(0);
+    expect(release).not.toHaveBeenCalled();
+    // And knex's own queries still find the connection in the pool.
+    expect(await db('t').count({ c: '*' }).first()).toMatchObject({ c: 1 });
+  });
+
+  test('a transaction holding the connection is waited for, as with an acquire: the statement runs after its commit', async () => {
+    const { db, first, insert, acquired } = await database();
+    const order: string[] = [];
+    let during: Promise<Row> | undefined;
+    await db.transaction(async (trx) => {
+      await trx('t').insert({ k: 'x', n: 7 });
+      during = first('x').then((row) => {
+        order.push('read');
+        return row;
+      });
+      // Also a write, which inside the transaction would be rolled back with it.
+      void insert('y', 8).then(() => order.push('write'));
+      await new Promise((r) => setTimeout(r, 20));
+      order.push('commit');
+    });
+    expect(await during).toMatchObject({ k: 'x', n: 7 });
+    await new Promise((r) => setImmediate(r));
+    expect(order).toEqual(['commit', 'read', 'write']);
+    expect(acquired()).toBe(3); // the transaction's own, then the two that waited
+    expect(await first('y')).toMatchObject({ k: 'y', n: 8 });
+  });
+
+  test('a rolled-back transaction takes none of the statements that waited for it', async () => {
+    const { db, first, insert } = await database();
+    let waited: Promise<void> | undefined;
+    await db
+      .transaction(async (trx) => {
+        await trx('t').insert({ k: 'gone', n: 1 });
+        waited = insert('kept', 2);
+        await new Promise((r) => setTimeout(r, 10));
+        throw new Error('roll back');
+      })
+      .catch(() => undefined);
+    await waited;
+    expect(await first('gone')).toBeUndefined();
+    expect(await first('kept')).toMatchObject({ k: 'kept', n: 2 });
+  });
+
+  test('the pool is asked when the host listens to its events, validates connections or limits their lifetime', async () => {
+    const listened = await database();
+    const events: string[] = [];
+    (listened.db.client as { pool: { on(e: string, f: () => void): void } }).pool.on('acquireRequest', () => events.push('acquire'));
+    await listened.insert('a', 1);
+    expect(await listened.first('a')).toMatchObject({ k: 'a' });
+    expect(listened.acquired()).toBe(2);
+    expect(events).toEqual(['acquire', 'acquire']);
+
+    let validated = 0;
+    const validating = await database({ validate: () => ++validated > 0 } as Knex.PoolConfig);
+    await validating.insert('a', 1);
+    expect(await validating.first('a')).toMatchObject({ k: 'a' });
+    expect(validating.acquired()).toBe(2);
+    expect(validated).toBeGreaterThanOrEqual(2);
+
+    const limited = await database({ maxConnectionLifetimeMillis: 60_000 } as Knex.PoolConfig);
+    await limited.insert('a', 1);
+    expect(await limited.first('a')).toMatchObject({ k: 'a' });
+    expect(limited.acquired()).toBe(2);
+  });
+
+  test('a closed connection is not used: the pool is asked', async () => {
+    const { db, first, insert, acquired } = await database();
+    await insert('a', 1);
+    expect(acquired()).toBe(0);
+    const free = (db.client as { pool: { free: { resource: { close(): void } }[] } }).pool.free;
+    expect(free).toHaveLength(1);
+    free[0]!.resource.close();
+    await expect(first('a')).rejects.toThrow();
+    expect(acquired()).toBe(1);
+  });
+});
