@@ -76,9 +76,13 @@ export type Prepare = <A extends unknown[], R>(kind: ResultKind, build: (...args
 export function preparer(knex: Knex): Prepare {
   const client = hooksOf(knex);
   const isBetterSqlite = client?.driverName === 'better-sqlite3';
-  /** Whether knex's pool validates a connection beyond better-sqlite3's own check (see idleSqliteConnection). */
-  const poolAsks = isBetterSqlite && (Boolean((knex.client as { connectionConfigProvider?: unknown }).connectionConfigProvider)
-    || typeof (knex.client as { config?: { pool?: { validate?: unknown } } }).config?.pool?.validate === 'function');
+  /**
+   * Whether an idle connection may be used where it lies (see idleSqliteConnection): better-sqlite3,
+   * and a pool that validates no more than better-sqlite3's own check (no connection-config
+   * provider, no `validate` hook of the host). Fixed for the knex instance, so decided once.
+   */
+  const mayUseIdle = isBetterSqlite && !(knex.client as { connectionConfigProvider?: unknown }).connectionConfigProvider
+    && typeof (knex.client as { config?: { pool?: { validate?: unknown } } }).config?.pool?.validate !== 'function';
   /** better-sqlite3 statements by connection and SQL text. */
   const sqliteStatements = new WeakMap<object, Map<string, SqliteStatement>>();
 
@@ -103,7 +107,7 @@ export function preparer(knex: Knex): Prepare {
         const v = 'arg' in b ? args[b.arg] : b.constant;
         return v === undefined ? null : v;
       });
-      if (isBetterSqlite) {
+      if (mayUseIdle) {
         const idle = idleSqliteConnection();
         if (idle) return shape(kind, client.postProcessResponse(runSqlite(idle, query, values), undefined)) as R;
       }
@@ -135,7 +139,7 @@ export function preparer(knex: Knex): Prepare {
     if (!pool || !Array.isArray(pool.free) || !Array.isArray(pool.pendingAcquires) || pool.pendingAcquires.length !== 0 || typeof pool.emitter?.listenerCount !== 'function') return null;
     const entry = pool.free[pool.free.length - 1];
     const connection = entry?.resource as (SqliteConnection & Record<string, unknown>) | undefined;
-    if (connection?.open !== true || connection.__knex__disposed || connection.__knexLifetimeLimit || poolAsks) return null;
+    if (connection?.open !== true || connection.__knex__disposed || connection.__knexLifetimeLimit) return null;
     if (pool.emitter.listenerCount('acquireRequest') + pool.emitter.listenerCount('acquireSuccess') + pool.emitter.listenerCount('release') !== 0) return null;
     // As a release would: the connection was in use now (the pool's idle reaper reads this).
     if (typeof entry!.timestamp === 'number') entry!.timestamp = Date.now();
