@@ -28,11 +28,16 @@ interface AssertionClaims {
   authTime: number;
 }
 
+export type AssertionVerdict = { ok: true; claims: AssertionClaims } | { ok: false; reason: 'invalid' | 'stale' };
+
 export interface AssertionSigner {
   sign(claims: AssertionClaims, nowMs: number): Promise<string>;
-  verify(token: string, nowMs: number, maxAgeSeconds?: number): Promise<
-    { ok: true; claims: AssertionClaims } | { ok: false; reason: 'invalid' | 'stale' }
-  >;
+  verify(token: string, nowMs: number, maxAgeSeconds?: number): Promise<AssertionVerdict>;
+  /**
+   * The verdict on a token whose signature this signer verified before (its time claims checked
+   * now, as `verify` checks them), without waiting for anything; `undefined` for any other token.
+   */
+  verifyKnown(token: unknown, nowMs: number, maxAgeSeconds?: number): AssertionVerdict | undefined;
   ttlSeconds: number;
 }
 
@@ -100,6 +105,18 @@ export function createAssertionSigner(key: SigningKey, options: AssertionOptions
     if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value as string);
     verified.set(token, entry);
   };
+  // Time claims are checked on every use, cached or not (the signature only once per token).
+  const judge = (token: string, entry: VerifiedAssertion, nowMs: number, maxAgeSeconds: number | undefined): AssertionVerdict => {
+    const now = Math.floor(nowMs / 1000);
+    if (entry.exp <= now) {
+      verified.delete(token);
+      return { ok: false, reason: 'invalid' };
+    }
+    // A verification "in the future" would pass every maxAge for as long as it lives.
+    if (entry.authTime > now + MAX_CLOCK_SKEW_SECONDS || entry.iat > now + MAX_CLOCK_SKEW_SECONDS) return { ok: false, reason: 'invalid' };
+    if (maxAgeSeconds !== undefined && now - entry.authTime > maxAgeSeconds) return { ok: false, reason: 'stale' };
+    return { ok: true, claims: { ...entry.claims, amr: [...entry.claims.amr] } };
+  };
   return {
     ttlSeconds: options.ttlSeconds,
     async sign(claims, nowMs) {
@@ -122,9 +139,12 @@ export function createAssertionSigner(key: SigningKey, options: AssertionOptions
         .setExpirationTime(iat + options.ttlSeconds)
         .sign(await signKey());
     },
+    verifyKnown(token, nowMs, maxAgeSeconds) {
+      const entry = typeof token === 'string' ? verified.get(token) : undefined;
+      return entry === undefined ? undefined : judge(token as string, entry, nowMs, maxAgeSeconds);
+    },
     async verify(token, nowMs, maxAgeSeconds) {
       if (typeof token !== 'string') return { ok: false, reason: 'invalid' };
-      const now = Math.floor(nowMs / 1000);
       // A token found here passed every check below once.
       let entry = verified.get(token);
       if (entry === undefined) {
@@ -145,15 +165,7 @@ export function createAssertionSigner(key: SigningKey, options: AssertionOptions
           throw error;
         }
       }
-      // Time claims are checked on every use, cached or not (the signature only once per token).
-      if (entry.exp <= now) {
-        verified.delete(token);
-        return { ok: false, reason: 'invalid' };
-      }
-      // A verification "in the future" would pass every maxAge for as long as it lives.
-      if (entry.authTime > now + MAX_CLOCK_SKEW_SECONDS || entry.iat > now + MAX_CLOCK_SKEW_SECONDS) return { ok: false, reason: 'invalid' };
-      if (maxAgeSeconds !== undefined && now - entry.authTime > maxAgeSeconds) return { ok: false, reason: 'stale' };
-      return { ok: true, claims: { ...entry.claims, amr: [...entry.claims.amr] } };
+      return judge(token, entry, nowMs, maxAgeSeconds);
     },
   };
 }

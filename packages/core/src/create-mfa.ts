@@ -1,6 +1,7 @@
 // packages/core/src/create-mfa.ts
 // createMfa(): validates the options once, builds the registry of factor plugins and the
 // engine's shared parts, and assembles the flows into the `Mfa` object hosts call.
+import type { AssertionVerdict } from './assertions';
 import { createEngineContext } from './context';
 import { backupCodes } from './factors/backup-codes/plugin';
 import { totp, type TotpEnrollment } from './factors/totp/plugin';
@@ -52,7 +53,14 @@ export interface Mfa extends Omit<EnrolmentFlow, 'enroll'>, ManagementFlow {
   /** The durable audit log: list (per user, time range, cursor) and the retention purge. */
   audit: AuditFlow;
   assertions: {
-    verify(token: unknown, options?: { maxAgeSeconds?: number }): Promise<{ ok: true; userId: string; amr: string[]; authTime: number } | { ok: false; reason: 'invalid' | 'stale' }>;
+    verify(token: unknown, options?: { maxAgeSeconds?: number }): Promise<AssertionCheck>;
+    /**
+     * Synchronous: `verify`'s answer for an assertion whose signature this instance has verified
+     * before (its time claims and `maxAgeSeconds` are checked now, as `verify` checks them), or
+     * `undefined` for any other token — then call `verify`. For guards on every request, such as
+     * `requireMfa`, that answer without waiting when they can.
+     */
+    verifyKnown(token: unknown, options?: { maxAgeSeconds?: number }): AssertionCheck | undefined;
     issue(userId: string, amr: string[]): Promise<{ assertion: string; expiresIn: number }>;
   };
   /** The configured trusted-device lifetime, for cookie Max-Age. */
@@ -108,14 +116,22 @@ export function createMfa(options: MfaOptions): Mfa {
     ...api,
     // Checking an assertion emits no event and writes nothing, so it alone is not audited: requireMfa
     // calls it on every request.
-    assertions: { ...api.assertions, verify: verifyAssertion },
+    assertions: {
+      ...api.assertions,
+      verify: async (token, opts = {}) => checkOf(await e.signer.verify(token as string, e.now(), opts.maxAgeSeconds)),
+      verifyKnown: (token, opts = {}) => {
+        const r = e.signer.verifyKnown(token, e.now(), opts.maxAgeSeconds);
+        return r && checkOf(r);
+      },
+    },
   };
-
-  async function verifyAssertion(token: unknown, opts: { maxAgeSeconds?: number } = {}): ReturnType<Mfa['assertions']['verify']> {
-    const r = await e.signer.verify(token as string, e.now(), opts.maxAgeSeconds);
-    return r.ok ? { ok: true as const, userId: r.claims.userId, amr: r.claims.amr, authTime: r.claims.authTime } : r;
-  }
 }
+
+/** What `assertions.verify` answers. */
+export type AssertionCheck = { ok: true; userId: string; amr: string[]; authTime: number } | { ok: false; reason: 'invalid' | 'stale' };
+
+const checkOf = (r: AssertionVerdict): AssertionCheck =>
+  r.ok ? { ok: true, userId: r.claims.userId, amr: r.claims.amr, authTime: r.claims.authTime } : r;
 
 /** What `Mfa` does (its functions, by namespace); the rest of `Mfa` is configuration. */
 type Operations = Omit<Mfa, 'issuer' | 'factorTypes' | 'trustedDeviceTtlSeconds' | 'assertions'> & { assertions: Pick<Mfa['assertions'], 'issue'> };

@@ -1,7 +1,7 @@
 // packages/core/src/index.ts
 // @secondfactor/core: the MFA engine, its storage contract and reference store.
 export { createMfa } from './create-mfa';
-export type { FactorTypeInfo, Mfa } from './create-mfa';
+export type { AssertionCheck, FactorTypeInfo, Mfa } from './create-mfa';
 export { UNSAFE_LABEL_CHARACTERS } from './flows/shared';
 export type { CodeSentEnrollment, ConfirmOptions, EnrollOptions, Enrollment } from './flows/enrolment';
 export type { ProofOptions } from './flows/management';

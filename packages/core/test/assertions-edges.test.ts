@@ -151,4 +151,46 @@ describe('the cache of verified tokens', () => {
     expect(await s.verify(tokens[0]!, NOW)).toMatchObject({ ok: true, claims: { userId: 'u0' } });
     expect(checks.count()).toBe(2);
   });
+
+  describe('verifyKnown: the synchronous answer for a token verified before', () => {
+    test('nothing for a token not verified yet, however well signed, nor for one that failed; no signature is checked', async () => {
+      const s = createAssertionSigner(KEY, OPTS);
+      const token = await s.sign({ userId: 'alice', amr: ['otp'], authTime: NOW }, NOW);
+      const forged = await new SignJWT(good).setProtectedHeader({ alg: 'HS256', typ: ASSERTION_TYPE }).sign(new TextEncoder().encode('another-key-with-at-least-32-chars!!'));
+      const checks = countSignatureChecks();
+      expect(s.verifyKnown(token, NOW)).toBeUndefined();
+      expect(await s.verify(forged, NOW)).toEqual({ ok: false, reason: 'invalid' });
+      for (const other of [forged, 'a.b.c', '', 42, null, undefined, { toString: () => token }]) expect(s.verifyKnown(other, NOW)).toBeUndefined();
+      expect(checks.count()).toBe(1); // the forged token's verify only
+    });
+
+    test('after a verify: the same answer as verify at any time — maxAge, the clock-skew bound, expiry — without a signature check', async () => {
+      const s = createAssertionSigner(KEY, OPTS);
+      const token = await s.sign({ userId: 'alice', amr: ['otp', 'mfa'], authTime: NOW }, NOW);
+      const verified = await s.verify(token, NOW);
+      expect(verified).toEqual({ ok: true, claims: { userId: 'alice', amr: ['otp', 'mfa'], authTime: NOW } });
+      const checks = countSignatureChecks();
+      expect(s.verifyKnown(token, NOW)).toEqual(verified);
+      expect(s.verifyKnown(token, NOW + 60_999, 60)).toEqual(verified);
+      expect(s.verifyKnown(token, NOW + 61_000, 60)).toEqual({ ok: false, reason: 'stale' });
+      expect(await s.verify(token, NOW + 61_000, 60)).toEqual({ ok: false, reason: 'stale' });
+      // A clock far behind the token's times: "in the future", refused as verify refuses it.
+      expect(s.verifyKnown(token, NOW - 61_000)).toEqual({ ok: false, reason: 'invalid' });
+      expect(await s.verify(token, NOW - 61_000)).toEqual({ ok: false, reason: 'invalid' });
+      expect(checks.count()).toBe(0);
+      // Expired: refused and forgotten, so that a later verifyKnown knows nothing of it.
+      expect(s.verifyKnown(token, NOW + 300_000)).toEqual({ ok: false, reason: 'invalid' });
+      expect(s.verifyKnown(token, NOW)).toBeUndefined();
+    });
+
+    test('each answer is a copy: changing its amr changes no later answer', async () => {
+      const s = createAssertionSigner(KEY, OPTS);
+      const token = await s.sign({ userId: 'alice', amr: ['otp'], authTime: NOW }, NOW);
+      await s.verify(token, NOW);
+      const first = s.verifyKnown(token, NOW);
+      if (!first?.ok) throw new Error('expected a known, valid token');
+      first.claims.amr.push('pwd');
+      expect(s.verifyKnown(token, NOW)).toEqual({ ok: true, claims: { userId: 'alice', amr: ['otp'], authTime: NOW } });
+    });
+  });
 });

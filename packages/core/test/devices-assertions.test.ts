@@ -124,6 +124,26 @@ describe('assertions', () => {
     expect(await h.mfa.assertions.verify(forged)).toEqual({ ok: false, reason: 'invalid' });
   });
 
+  test('verifyKnown answers at once, on the engine\'s clock, what verify would for an assertion verified before — nothing for any other', async () => {
+    const h = setup();
+    const start = h.clock.now();
+    const { assertion } = await h.mfa.assertions.issue('alice', ['otp']);
+    expect(h.mfa.assertions.verifyKnown(assertion)).toBeUndefined(); // issued here, never verified
+    const verified = await h.mfa.assertions.verify(assertion);
+    expect(verified).toMatchObject({ ok: true, userId: 'alice', amr: ['mfa', 'otp'] });
+    expect(h.mfa.assertions.verifyKnown(assertion)).toEqual(verified);
+    h.clock.set(start + 100_000);
+    expect(h.mfa.assertions.verifyKnown(assertion, { maxAgeSeconds: 60 })).toEqual({ ok: false, reason: 'stale' });
+    expect(h.mfa.assertions.verifyKnown(assertion, { maxAgeSeconds: 120 })).toEqual(verified);
+    h.clock.set(start + 300_000);
+    expect(h.mfa.assertions.verifyKnown(assertion)).toEqual({ ok: false, reason: 'invalid' });
+    h.clock.set(start);
+    expect(h.mfa.assertions.verifyKnown(assertion)).toBeUndefined(); // the expired token was forgotten
+    expect(h.mfa.assertions.verifyKnown(undefined)).toBeUndefined();
+    // Another instance, even with the same keys, has verified nothing: it knows nothing of it.
+    expect(setup().mfa.assertions.verifyKnown(assertion)).toBeUndefined();
+  });
+
   test('EdDSA key pair works; a token from another key, a challenge token or garbage is refused (GATE-02)', async () => {
     const { publicKey, privateKey } = await generateKeyPair('EdDSA');
     const h = setup({ signingKey: { alg: 'EdDSA', privateKey, publicKey } });
