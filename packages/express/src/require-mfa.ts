@@ -59,7 +59,8 @@ export function requireMfa(mfa: Mfa, options: RequireMfaOptions): RequestHandler
 
   // Every token in turn, waiting for what needs waiting for: a first-seen assertion's signature, an
   // asynchronous getUserId, the host's onRequired. `host` is getUserId's answer when already asked.
-  const checkAll = async (req: Request, res: Response, next: NextFunction, tokens: string[], host: { value: unknown } | undefined) => {
+  const checkAll = async (req: Request, res: Response, next: NextFunction, host: { value: unknown } | undefined) => {
+    const tokens = tokensOf(req);
     let hostUser: string | undefined | null = null; // null: not asked yet
     const isHostUser = async (userId: string) => {
       if (hostUser === null) {
@@ -108,12 +109,12 @@ export function requireMfa(mfa: Mfa, options: RequireMfaOptions): RequestHandler
   // before, of the user getUserId names at once. Passing the request on from a later microtask
   // instead costs a fast route about a tenth of its throughput (docs/benchmarks.md).
   const guard: RequestHandler = (req, res, next) => {
-    let tokens: string[];
     let host: { value: unknown } | undefined;
     let passed = false;
     try {
-      tokens = tokensOf(req);
-      const known = tokens.length > 0 ? mfa.assertions.verifyKnown(tokens[0], verifyOptions) : undefined;
+      // The first token: the Bearer one, else the first cookie's (no cookie read behind a Bearer token).
+      const first = bearerToken(req) ?? readCookies(req, cookieNames)[0];
+      const known = first === undefined ? undefined : mfa.assertions.verifyKnown(first, verifyOptions);
       if (known?.ok) {
         const value = getUserId(req, res);
         if (isThenable(value)) {
@@ -122,7 +123,7 @@ export function requireMfa(mfa: Mfa, options: RequireMfaOptions): RequestHandler
           answer.catch(() => {});
           host = { value: answer };
         } else if (userIdOf(value) === known.userId) {
-          req.mfa = { userId: known.userId, amr: [...known.amr], authTime: known.authTime };
+          req.mfa = { userId: known.userId, amr: known.amr, authTime: known.authTime }; // amr: a copy of its own
           passed = true;
         } else {
           host = { value };
@@ -133,7 +134,7 @@ export function requireMfa(mfa: Mfa, options: RequireMfaOptions): RequestHandler
       return;
     }
     if (passed) next();
-    else checkAll(req, res, next, tokens, host).catch(next);
+    else checkAll(req, res, next, host).catch(next);
   };
   Object.defineProperty(guard, 'name', { value: 'requireMfaMiddleware' });
   return guard;
