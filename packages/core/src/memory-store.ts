@@ -24,7 +24,10 @@ const newestFirst = (a: AuditEventRecord, b: AuditEventRecord): number =>
 /** An in-memory `MfaStore`. Not for production: use `@secondfactor/knex` and `@secondfactor/redis`. */
 export function memoryStore(options: MemoryStoreOptions = {}): MfaStore {
   const physicalNow = options.physicalNow ?? Date.now;
-  const factors = new Map<string, FactorRecord>(); // key: userId \0 factorId
+  // Each user's factors by id, and who holds each (type, lookup key): no scan of every user's
+  // factors on a verification, an enrolment or an activation, however many users there are.
+  const factors = new Map<string, Map<string, FactorRecord>>(); // userId -> factorId -> factor
+  const lookupHolders = new Map<string, FactorRecord>(); // type \0 lookupKey -> factor
   const backupCodes = new Map<string, BackupCodeSet>();
   const devices = new Map<string, TrustedDeviceRecord>(); // key: device id
   const challenges = new Map<string, Expiring<ChallengeRecord>>();
@@ -32,7 +35,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): MfaStore {
   const counters = new Map<string, Expiring<number>>();
   const attempts = new Map<string, AttemptState>();
   const events = new Map<string, AuditEventRecord>(); // key: event id
-  const fkey = (userId: string, factorId: string) => `${userId}\u0000${factorId}`;
+  const factorOf = (userId: string, factorId: string) => factors.get(userId)?.get(factorId);
+  const lkey = (type: string, lookupKey: string) => `${type}\u0000${lookupKey}`;
+  /** Forgets `f`'s lookup key, if the index has it as the key's holder. */
+  const unindex = (f: FactorRecord) => {
+    if (f.lookupKey !== null && lookupHolders.get(lkey(f.type, f.lookupKey)) === f) lookupHolders.delete(lkey(f.type, f.lookupKey));
+  };
 
   function live<T>(map: Map<string, Expiring<T>>, key: string): Expiring<T> | undefined {
     const entry = map.get(key);
@@ -44,32 +52,34 @@ export function memoryStore(options: MemoryStoreOptions = {}): MfaStore {
   }
   /** Whether a factor other than `except` of this type holds `lookupKey` (what a SQL unique index on (type, lookup_key) refuses). */
   const lookupKeyTaken = (type: string, lookupKey: string, except?: FactorRecord): boolean => {
-    for (const f of factors.values()) if (f !== except && f.type === type && f.lookupKey === lookupKey) return true;
-    return false;
+    const holder = lookupHolders.get(lkey(type, lookupKey));
+    return holder !== undefined && holder !== except;
   };
   const expiring = <T>(value: T, ttlSeconds: number): Expiring<T> => ({ value, expiresAtMs: physicalNow() + ttlSeconds * 1000 });
 
   return {
     async createFactor(factor) {
-      const key = fkey(factor.userId, factor.id);
-      if (factors.has(key)) throw new Error(`factor ${factor.id} already exists`);
+      if (factorOf(factor.userId, factor.id)) throw new Error(`factor ${factor.id} already exists`);
       if (factor.lookupKey !== null && lookupKeyTaken(factor.type, factor.lookupKey)) {
         throw new Error(`a ${factor.type} factor with this lookup key already exists`);
       }
-      factors.set(key, copy(factor));
+      const stored = copy(factor);
+      const own = factors.get(factor.userId) ?? new Map<string, FactorRecord>();
+      factors.set(factor.userId, own);
+      own.set(factor.id, stored);
+      if (stored.lookupKey !== null) lookupHolders.set(lkey(stored.type, stored.lookupKey), stored);
     },
     async getFactor(userId, factorId) {
-      const f = factors.get(fkey(userId, factorId));
+      const f = factorOf(userId, factorId);
       return f ? copy(f) : null;
     },
     async listFactors(userId) {
-      return [...factors.values()]
-        .filter((f) => f.userId === userId)
+      return [...(factors.get(userId)?.values() ?? [])]
         .sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id))
         .map(copy);
     },
     async activateFactor(userId, factorId, activation) {
-      const f = factors.get(fkey(userId, factorId));
+      const f = factorOf(userId, factorId);
       if (f?.status !== 'pending') return false;
       const { lookupKey } = activation;
       if (lookupKey !== undefined && lookupKeyTaken(f.type, lookupKey, f)) return false;
@@ -78,31 +88,43 @@ export function memoryStore(options: MemoryStoreOptions = {}): MfaStore {
       f.lastUsedAt = activation.confirmedAt;
       f.counter = activation.counter;
       if (activation.data !== undefined) f.data = copy(activation.data);
-      if (lookupKey !== undefined) f.lookupKey = lookupKey;
+      if (lookupKey !== undefined) {
+        unindex(f);
+        f.lookupKey = lookupKey;
+        lookupHolders.set(lkey(f.type, lookupKey), f);
+      }
       return true;
     },
     async updateFactorSecret(userId, factorId, secret) {
-      const f = factors.get(fkey(userId, factorId));
+      const f = factorOf(userId, factorId);
       if (f) f.secret = secret;
     },
     async touchFactor(userId, factorId, lastUsedAt) {
-      const f = factors.get(fkey(userId, factorId));
+      const f = factorOf(userId, factorId);
       if (f) f.lastUsedAt = lastUsedAt;
     },
     async advanceFactorCounter(userId, factorId, counter, usedAt) {
-      const f = factors.get(fkey(userId, factorId));
+      const f = factorOf(userId, factorId);
       if (!f || (f.counter !== null && f.counter >= counter)) return false;
       f.counter = counter;
       f.lastUsedAt = usedAt;
       return true;
     },
     async deleteFactor(userId, factorId) {
-      return factors.delete(fkey(userId, factorId));
+      const own = factors.get(userId);
+      const f = own?.get(factorId);
+      if (!own || !f) return false;
+      unindex(f);
+      own.delete(factorId);
+      if (own.size === 0) factors.delete(userId);
+      return true;
     },
     async deleteFactors(userId) {
-      let n = 0;
-      for (const [key, f] of factors) if (f.userId === userId && factors.delete(key)) n++;
-      return n;
+      const own = factors.get(userId);
+      if (!own) return 0;
+      for (const f of own.values()) unindex(f);
+      factors.delete(userId);
+      return own.size;
     },
 
     async replaceBackupCodes(userId, set) {
@@ -184,7 +206,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MfaStore {
     async countMfaUsers() {
       const all = new Set<string>();
       const byType = new Map<string, Set<string>>();
-      for (const f of factors.values()) {
+      for (const f of [...factors.values()].flatMap((own) => [...own.values()])) {
         if (f.status !== 'active') continue;
         all.add(f.userId);
         const users = byType.get(f.type) ?? new Set<string>();

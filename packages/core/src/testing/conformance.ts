@@ -270,6 +270,22 @@ export function runStoreConformance(
           assert.equal(await s().activateFactor(b.userId, b.id, { confirmedAt: 2, counter: 0, lookupKey: key }), true);
         });
 
+        it('frees the lookup keys of all of a user\'s factors deleted at once, and of no one else', async () => {
+          const [k1, k2, kept] = [credentialId(), credentialId(), credentialId()];
+          const u = uid();
+          const mine = [factor(u, { type: 'security_key', secret: null, data: {} }), factor(u, { type: 'security_key', secret: null, data: {} })];
+          const theirs = factor(uid(), { type: 'security_key', secret: null, data: {} });
+          const later = Array.from({ length: 3 }, () => factor(uid(), { type: 'security_key', secret: null, data: {} }));
+          for (const f of [...mine, theirs, ...later]) await s().createFactor(f);
+          assert.equal(await s().activateFactor(u, mine[0]!.id, { confirmedAt: 1, counter: 0, lookupKey: k1 }), true);
+          assert.equal(await s().activateFactor(u, mine[1]!.id, { confirmedAt: 1, counter: 0, lookupKey: k2 }), true);
+          assert.equal(await s().activateFactor(theirs.userId, theirs.id, { confirmedAt: 1, counter: 0, lookupKey: kept }), true);
+          assert.equal(await s().deleteFactors(u), 2);
+          assert.equal(await s().activateFactor(later[0]!.userId, later[0]!.id, { confirmedAt: 2, counter: 0, lookupKey: k1 }), true);
+          assert.equal(await s().activateFactor(later[1]!.userId, later[1]!.id, { confirmedAt: 2, counter: 0, lookupKey: k2 }), true);
+          assert.equal(await s().activateFactor(later[2]!.userId, later[2]!.id, { confirmedAt: 2, counter: 0, lookupKey: kept }), false, 'another user\'s key is still held');
+        });
+
         it(`activates exactly one of ${n} pending factors racing for one lookup key`, async () => {
           const key = credentialId();
           const pending = Array.from({ length: n }, () => factor(uid(), { type: 'security_key', secret: null, data: {} }));
