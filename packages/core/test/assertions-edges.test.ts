@@ -2,7 +2,9 @@
 // each refused signing key is told, every asymmetric algorithm, the size limit of a token, claims
 // of the wrong type, the clock-skew bounds, an error that is not a bad token, and the cache of
 // verified tokens (signature checked once, bounded, an expired token forgotten).
+import { createSecretKey, generateKeyPairSync } from 'node:crypto';
 import { generateKeyPair, SignJWT } from 'jose';
+import { MfaConfigError } from '../src/errors';
 import { ASSERTION_TYPE, createAssertionSigner, resolveSigningKey } from '../src/assertions';
 
 const KEY = 'assertion-signing-key-with-32-chars!!';
@@ -28,7 +30,35 @@ describe('signing keys', () => {
     for (const key of [{ alg: 'EdDSA', privateKey: hs }, { alg: 'EdDSA', publicKey: hs }, null, 42, undefined]) {
       expect(() => resolveSigningKey(key as never)).toThrow(shape);
     }
-    expect(resolveSigningKey({ alg: 'ES256', privateKey: hs, publicKey: hs }).alg).toBe('ES256');
+    expect(() => resolveSigningKey({ alg: 'ES256', privateKey: hs, publicKey: hs })).toThrow(
+      '`signingKey.privateKey` must be the private half of a P-256 EC key, as a KeyObject (node:crypto) or a CryptoKey — not raw bytes or a string',
+    );
+  });
+
+  test('an asymmetric pair is checked when the engine is created: each half a key of its algorithm, private and public in their places', async () => {
+    const node = (type: string, options: object = {}) => generateKeyPairSync(type as 'ed25519', options as never);
+    const good = {
+      EdDSA: [await generateKeyPair('EdDSA'), node('ed25519')],
+      ES256: [await generateKeyPair('ES256'), node('ec', { namedCurve: 'P-256' })],
+      RS256: [await generateKeyPair('RS256'), node('rsa', { modulusLength: 2048 })],
+    } as const;
+    for (const [alg, pairs] of Object.entries(good) as [keyof typeof good, readonly { privateKey: unknown; publicKey: unknown }[]][]) {
+      for (const { privateKey, publicKey } of pairs) {
+        expect(resolveSigningKey({ alg, privateKey, publicKey } as never).alg).toBe(alg);
+        expect(() => resolveSigningKey({ alg, privateKey: publicKey, publicKey } as never)).toThrow('`signingKey.privateKey` must be the private half of');
+        expect(() => resolveSigningKey({ alg, privateKey, publicKey: privateKey } as never)).toThrow('`signingKey.publicKey` must be the public half of');
+      }
+    }
+    // Keys jose would refuse only at the first signature: another curve or algorithm, a short RSA key, a secret, a string.
+    const refused: [keyof typeof good, { privateKey: unknown; publicKey: unknown }][] = [
+      ['EdDSA', node('ed448')], ['EdDSA', await generateKeyPair('ES256')], ['ES256', node('ec', { namedCurve: 'P-384' })],
+      ['ES256', await generateKeyPair('ES384')], ['RS256', node('rsa', { modulusLength: 1024 })], ['RS256', node('rsa-pss', { modulusLength: 2048 })],
+      ['RS256', await generateKeyPair('PS256')], ['EdDSA', { privateKey: createSecretKey(hs), publicKey: createSecretKey(hs) }],
+      ['EdDSA', { privateKey: '-----BEGIN PRIVATE KEY-----', publicKey: '-----BEGIN PUBLIC KEY-----' }],
+    ];
+    for (const [alg, { privateKey, publicKey }] of refused) {
+      expect(() => resolveSigningKey({ alg, privateKey, publicKey } as never)).toThrow('`signingKey.privateKey` must be the private half of');
+    }
   });
 
   test.each(['ES256', 'RS256'] as const)('a %s pair signs with the private key and verifies with the public one', async (alg) => {
@@ -41,11 +71,10 @@ describe('signing keys', () => {
     expect(await createAssertionSigner({ alg, privateKey: other.privateKey, publicKey: other.publicKey }, OPTS).verify(token, NOW)).toEqual({ ok: false, reason: 'invalid' });
   });
 
-  test('a key jose cannot use is an error of the configuration, not a refused token', async () => {
+  test('a key jose cannot use is an error of the configuration, not a refused token: no signer is made', async () => {
     const { privateKey } = await generateKeyPair('EdDSA');
-    const s = createAssertionSigner({ alg: 'EdDSA', privateKey, publicKey: 'not a key' as never }, OPTS);
-    const token = await s.sign({ userId: 'alice', amr: ['otp'], authTime: NOW }, NOW);
-    await expect(s.verify(token, NOW)).rejects.toThrow(TypeError);
+    expect(() => createAssertionSigner({ alg: 'EdDSA', privateKey, publicKey: 'not a key' as never }, OPTS)).toThrow(MfaConfigError);
+    expect(() => createAssertionSigner({ alg: 'EdDSA', privateKey, publicKey: 'not a key' as never }, OPTS)).toThrow(TypeError);
   });
 });
 

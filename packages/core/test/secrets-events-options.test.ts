@@ -94,6 +94,7 @@ describe('options are validated once, naming the bad option', () => {
     ['short encryption key', (o) => ({ ...o, encryptionKeys: { current: 'k1', keys: { k1: Buffer.alloc(16).toString('base64') } } }), /encryptionKeys\.keys\.k1/],
     ['current key not in keyring', (o) => ({ ...o, encryptionKeys: { current: 'k9', keys: { k1: KEY_1 } } }), /encryptionKeys\.current/],
     ['short signing key', (o) => ({ ...o, signingKey: 'short' }), /`signingKey`/],
+    ['raw bytes as an Ed25519 pair', (o) => ({ ...o, signingKey: { alg: 'EdDSA', privateKey: new Uint8Array(32), publicKey: new Uint8Array(32) } }), /`signingKey\.privateKey` must be the private half of an Ed25519 key/],
     ['unknown algorithm', (o) => ({ ...o, factors: [totp({ algorithm: 'MD5' as never })] }), /totp\.algorithm/],
     ['7 digits', (o) => ({ ...o, factors: [totp({ digits: 7 as never })] }), /totp\.digits/],
     ['period above 120 s (ALG-08)', (o) => ({ ...o, factors: [totp({ periodSeconds: 300 })] }), /totp\.periodSeconds/],
