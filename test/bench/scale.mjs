@@ -167,10 +167,11 @@ async function seedFiller(db, from, to, template) {
       FROM generate_series(:from::int, :to::int) g CROSS JOIN generate_series(1, :events::int) k
       CROSS JOIN LATERAL (SELECT :now::bigint - ((g::bigint * 7919 + k * 104729) % (90::bigint * ${day})) AS at,
         (ARRAY['factor.enrolled', 'factor.confirmed', 'backup_codes.regenerated', 'challenge.started', 'mfa.verified'])[(k - 1) % 5 + 1] AS type) e`],
-    // per-user and per-client attempt state
-    [T('attempt_state'), `INSERT INTO ${T('attempt_state')} (user_id, failures, blocked_until, locked, version)
-      SELECT ${uid}, g % 3, 0, false, g % 50 + 1 FROM generate_series(:from::int, :to::int) g
-      UNION ALL SELECT 'client:' || substr(md5('c' || g), 1, 32), 0, 0, false, g % 20 + 1 FROM generate_series(:from::int, :to::int) g`],
+    // attempt state per user, with one client's count in its list (one row per user since migration 0004)
+    [T('attempt_state'), `INSERT INTO ${T('attempt_state')} (user_id, failures, blocked_until, locked, clients, version)
+      SELECT ${uid}, g % 3, 0, false,
+        CASE WHEN g % 3 = 0 THEN '[]' ELSE '[{"key":"' || substr(md5('c' || g), 1, 22) || '","failures":' || (g % 3) || ',"blockedUntil":0}]' END,
+        g % 50 + 1 FROM generate_series(:from::int, :to::int) g`],
     // per-IP verification counters, live
     [T('counters'), `INSERT INTO ${T('counters')} (counter_key, hits, purge_at)
       SELECT :counterPrefix || (g / 65536 % 256) || '.' || (g / 256 % 256) || '.' || (g % 256) || ':' || (:now::bigint / 900000), g % 7 + 1, :now::bigint + ${day}
