@@ -56,9 +56,23 @@ describe('signing keys', () => {
       ['RS256', await generateKeyPair('PS256')], ['EdDSA', { privateKey: createSecretKey(hs), publicKey: createSecretKey(hs) }],
       ['EdDSA', { privateKey: '-----BEGIN PRIVATE KEY-----', publicKey: '-----BEGIN PUBLIC KEY-----' }],
     ];
+    // WebCrypto keys of the right family but not of the algorithm: ECDH on P-256, RSASSA with SHA-384, a 1024-bit RSASSA key.
+    const subtle = globalThis.crypto.subtle;
+    const rsa = (hash: string, modulusLength: number) =>
+      subtle.generateKey({ name: 'RSASSA-PKCS1-v1_5', modulusLength, publicExponent: new Uint8Array([1, 0, 1]), hash }, false, ['sign', 'verify']) as Promise<CryptoKeyPair>;
+    refused.push(
+      ['ES256', (await subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits'])) as CryptoKeyPair],
+      ['RS256', await rsa('SHA-384', 2048)], ['RS256', await rsa('SHA-256', 1024)],
+      // Something shaped like a CryptoKey is not one.
+      ['EdDSA', { privateKey: { type: 'private', algorithm: { name: 'Ed25519' } }, publicKey: { type: 'public', algorithm: { name: 'Ed25519' } } }],
+    );
     for (const [alg, { privateKey, publicKey }] of refused) {
       expect(() => resolveSigningKey({ alg, privateKey, publicKey } as never)).toThrow('`signingKey.privateKey` must be the private half of');
     }
+    expect(resolveSigningKey({ alg: 'RS256', ...(await rsa('SHA-256', 2048)) } as never).alg).toBe('RS256');
+    expect(() => resolveSigningKey({ alg: 'RS256', privateKey: hs, publicKey: hs })).toThrow(
+      '`signingKey.privateKey` must be the private half of an RSA key of at least 2048 bits (a CryptoKey: RSASSA-PKCS1-v1_5 with SHA-256), as a KeyObject (node:crypto) or a CryptoKey — not raw bytes or a string',
+    );
   });
 
   test.each(['ES256', 'RS256'] as const)('a %s pair signs with the private key and verifies with the public one', async (alg) => {
