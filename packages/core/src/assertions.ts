@@ -58,7 +58,7 @@ export function resolveSigningKey(key: SigningKey): { alg: string; signKey: AnyK
     return { alg: 'HS256', signKey: key, verifyKey: key };
   }
   if (key && typeof key === 'object' && 'privateKey' in key && 'publicKey' in key) {
-    if (!['EdDSA', 'ES256', 'RS256'].includes(key.alg)) throw new MfaConfigError('signingKey.alg', 'must be EdDSA, ES256 or RS256');
+    if (!Object.hasOwn(KEY_KINDS, key.alg)) throw new MfaConfigError('signingKey.alg', 'must be EdDSA, ES256 or RS256');
     checkKeyOf(key.alg, key.privateKey, 'private');
     checkKeyOf(key.alg, key.publicKey, 'public');
     return { alg: key.alg, signKey: key.privateKey, verifyKey: key.publicKey };
@@ -66,8 +66,11 @@ export function resolveSigningKey(key: SigningKey): { alg: string; signKey: AnyK
   throw new MfaConfigError('signingKey', 'must be an HS256 secret (string or bytes, ≥ 32) or {alg, privateKey, publicKey}');
 }
 
-/** What each asymmetric algorithm takes: a node:crypto KeyObject's key type, a CryptoKey's algorithm. */
-const KEY_KINDS: Record<string, { keyObject: (k: NodeKeyObject) => boolean; cryptoKey: (a: { name: string; namedCurve?: string; hash?: { name: string } }) => boolean; what: string }> = {
+/** A CryptoKey's `algorithm`, as much of it as is read here. */
+type CryptoKeyAlgorithm = { name: string; namedCurve?: string; hash?: { name: string }; modulusLength?: number };
+
+/** The asymmetric algorithms, and what each takes: a node:crypto KeyObject's key type, a CryptoKey's algorithm. */
+const KEY_KINDS: Record<string, { keyObject: (k: NodeKeyObject) => boolean; cryptoKey: (a: CryptoKeyAlgorithm) => boolean; what: string }> = {
   EdDSA: { keyObject: (k) => k.asymmetricKeyType === 'ed25519', cryptoKey: (a) => a.name === 'Ed25519', what: 'an Ed25519 key' },
   ES256: {
     keyObject: (k) => k.asymmetricKeyType === 'ec' && k.asymmetricKeyDetails?.namedCurve === 'prime256v1',
@@ -76,7 +79,7 @@ const KEY_KINDS: Record<string, { keyObject: (k: NodeKeyObject) => boolean; cryp
   },
   RS256: {
     keyObject: (k) => k.asymmetricKeyType === 'rsa' && (k.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048,
-    cryptoKey: (a) => a.name === 'RSASSA-PKCS1-v1_5' && a.hash?.name === 'SHA-256' && ((a as { modulusLength?: number }).modulusLength ?? 0) >= 2048,
+    cryptoKey: (a) => a.name === 'RSASSA-PKCS1-v1_5' && a.hash?.name === 'SHA-256' && (a.modulusLength ?? 0) >= 2048,
     what: 'an RSA key of at least 2048 bits (a CryptoKey: RSASSA-PKCS1-v1_5 with SHA-256)',
   },
 };
@@ -90,7 +93,7 @@ function checkKeyOf(alg: string, key: unknown, role: 'private' | 'public'): void
   const kind = KEY_KINDS[alg]!;
   // By tag, not instanceof: a key made in another realm (a vm context, a test runner) is the same kind of key.
   const tag = Object.prototype.toString.call(key);
-  const k = key as NodeKeyObject & { algorithm: { name: string; namedCurve?: string; hash?: { name: string } } };
+  const k = key as NodeKeyObject & { algorithm: CryptoKeyAlgorithm };
   const fits = tag === '[object KeyObject]' ? k.type === role && kind.keyObject(k)
     : tag === '[object CryptoKey]' ? k.type === role && kind.cryptoKey(k.algorithm)
     : false;
