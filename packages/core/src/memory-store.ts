@@ -39,7 +39,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): MfaStore {
   const lkey = (type: string, lookupKey: string) => `${type}\u0000${lookupKey}`;
   /** Forgets `f`'s lookup key, if the index has it as the key's holder. */
   const unindex = (f: FactorRecord) => {
-    if (f.lookupKey !== null && lookupHolders.get(lkey(f.type, f.lookupKey)) === f) lookupHolders.delete(lkey(f.type, f.lookupKey));
+    if (f.lookupKey === null) return;
+    const key = lkey(f.type, f.lookupKey);
+    if (lookupHolders.get(key) === f) lookupHolders.delete(key);
   };
 
   function live<T>(map: Map<string, Expiring<T>>, key: string): Expiring<T> | undefined {
@@ -206,12 +208,14 @@ export function memoryStore(options: MemoryStoreOptions = {}): MfaStore {
     async countMfaUsers() {
       const all = new Set<string>();
       const byType = new Map<string, Set<string>>();
-      for (const f of [...factors.values()].flatMap((own) => [...own.values()])) {
-        if (f.status !== 'active') continue;
-        all.add(f.userId);
-        const users = byType.get(f.type) ?? new Set<string>();
-        users.add(f.userId);
-        byType.set(f.type, users);
+      for (const own of factors.values()) {
+        for (const f of own.values()) {
+          if (f.status !== 'active') continue;
+          all.add(f.userId);
+          const users = byType.get(f.type) ?? new Set<string>();
+          users.add(f.userId);
+          byType.set(f.type, users);
+        }
       }
       return {
         users: all.size,
