@@ -7,6 +7,7 @@ import type { Knex } from 'knex';
 import { MfaConfigError, type MfaStore } from '@secondfactor/core';
 import { dialectOf, isUniqueViolation, retryOnLockRace, toNumber } from './dialect';
 import { tableNames, type KnexStoreOptions } from './options';
+import { batchedInsert } from './batched-insert';
 import { preparer } from './prepared';
 import {
   challengeToRow, clientsToJson, deviceToRow, eventToRow, factorStateToRow, factorToRow, rowToAttemptState, rowToChallenge, rowToDevice,
@@ -124,6 +125,18 @@ export function knexStore(knex: Knex, options: KnexStoreOptions = {}): KnexMfaSt
       }, 3)
       : null,
   };
+
+  /** INSERTs of several events (2 to MAX_BATCH_ROWS) in one statement, prepared for each row count when first used. */
+  const insertEventsOf: ((...values: unknown[]) => Promise<void>)[] = [];
+  const insertEvents = (rows: unknown[][]) => {
+    const n = rows.length;
+    insertEventsOf[n] ??= prepare<unknown[], void>('none', (...values) => knex(t.events).insert(Array.from({ length: n }, (_, r) => (
+      Object.fromEntries(EVENT_COLUMNS.map((c, i) => [c, values[r * EVENT_COLUMNS.length + i]]))
+    ))), n * EVENT_COLUMNS.length);
+    return insertEventsOf[n](...rows.flat());
+  };
+  /** One event, written in one statement with the others of the same turn of the event loop. */
+  const appendEventRow = batchedInsert<unknown[]>(insertEvents, (row) => sql.appendEvent(...row));
 
   function incrementReturning(table: string, keyColumn: string) {
     return prepare<[string, number], { attempts: unknown }[]>('rows', (key, now) => knex(table)
@@ -266,7 +279,7 @@ export function knexStore(knex: Knex, options: KnexStoreOptions = {}): KnexMfaSt
 
     // ----- audit log -----------------------------------------------------------------------
     async appendEvent(event) {
-      await sql.appendEvent(...valuesOf(eventToRow(event), EVENT_COLUMNS));
+      await appendEventRow(valuesOf(eventToRow(event), EVENT_COLUMNS));
     },
     async listEvents({ userId, since, until, before, limit }) {
       // SELECT * FROM events WHERE [user_id = ?] [AND at >= ?] [AND at < ?]

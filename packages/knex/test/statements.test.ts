@@ -43,3 +43,45 @@ test('POST /verify costs at most 10 statements with a valid TOTP code and 9 with
   expect(wrong.ok).toBe(false);
   expect(wrong.n).toBeLessThanOrEqual(9);
 });
+
+// Group commit: the audit events of logins answered together are stored by one INSERT (one
+// commit), and every verification answers only after its event is stored.
+test('the events of 12 verifications in parallel are stored by one INSERT, each before its verification answers', async () => {
+  let t = Date.UTC(2026, 0, 2, 0, 0, 10);
+  const store = knexStore(db);
+  const mfa = createMfa({
+    issuer: 'Count', store, encryptionKeys: { current: 'k', keys: { k: Buffer.alloc(32, 1).toString('base64') } },
+    signingKey: 'statements-test-signing-key-0123456789abcdef', clock: () => t, factors: [totp()],
+  });
+  const users = Array.from({ length: 12 }, (_, i) => `parallel-${i}`);
+  const logins = [];
+  for (const u of users) {
+    const e = await mfa.enroll(u, 'totp');
+    expect((await mfa.confirm(u, e.factorId, { code: await generateTotp(e.secret, t, PARAMS) })).ok).toBe(true);
+    logins.push({ u, secret: e.secret });
+  }
+  t += 30_000;
+  const started = [];
+  for (const { u, secret } of logins) {
+    const s = await mfa.login.start(u, { context: CONTEXT });
+    if (!s.required) throw new Error('expected a challenge');
+    started.push({ u, token: s.challengeToken, code: await generateTotp(secret, t, PARAMS) });
+  }
+  const inserts: number[] = [];
+  const onQuery = (q: { sql: string; bindings: unknown[] }) => {
+    if (/insert into \S*events\b/i.test(q.sql)) inserts.push(q.bindings.length / 14);
+  };
+  db.on('query', onQuery);
+  try {
+    const stored = await Promise.all(started.map(async ({ u, token, code }) => {
+      const r = await mfa.login.verify(token, { method: 'totp', code }, CONTEXT);
+      expect(r.ok).toBe(true);
+      // Listed as soon as the verification answered.
+      return (await store.listEvents({ userId: u, limit: 10 })).filter((e) => e.type === 'mfa.verified').length;
+    }));
+    expect(stored).toEqual(users.map(() => 1));
+  } finally {
+    db.off('query', onQuery);
+  }
+  expect(inserts).toEqual([12]);
+});

@@ -499,6 +499,17 @@ export function runStoreConformance(
           assert.deepEqual(await s().listEvents({ userId: u, limit: 10 }), [full, bare]);
         });
 
+        it('appends in parallel: every event is stored, and only the one whose id is taken is refused', async () => {
+          const u = uid();
+          const t0 = freshDayStart();
+          const taken = event(u, t0);
+          await s().appendEvent(taken);
+          const events = Array.from({ length: 9 }, (_, i) => event(u, t0 + 1 + i));
+          const results = await Promise.allSettled([...events.slice(0, 4), { ...taken, at: t0 + 50 }, ...events.slice(4)].map((e) => s().appendEvent(e)));
+          assert.deepEqual(results.map((r) => r.status), [...Array(4).fill('fulfilled'), 'rejected', ...Array(5).fill('fulfilled')]);
+          assert.deepEqual((await s().listEvents({ userId: u, limit: 20 })).map((e) => e.id), [...events, taken].sort(newestFirst).map((e) => e.id));
+        });
+
         it('lists newest first, ties on `at` broken by id (descending), up to the limit', async () => {
           const u = uid();
           const t0 = freshDayStart();
