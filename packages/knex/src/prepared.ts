@@ -11,6 +11,7 @@
 //
 // A client without the hooks this relies on (a future knex) runs the builder on every call, as
 // before: the same SQL either way.
+import { setImmediate } from 'node:timers';
 import type { Knex } from 'knex';
 
 /** What a statement returns: the first row, all rows, the number of rows changed, or nothing. */
@@ -39,6 +40,8 @@ interface ClientHooks {
 /** better-sqlite3's statement, as much of it as is used here. */
 interface SqliteStatement {
   reader: boolean;
+  /** False for a statement that writes (`UPDATE … RETURNING` too, which is also a reader). */
+  readonly: boolean;
   all(bindings: unknown[]): unknown[];
   run(bindings: unknown[]): { changes: number; lastInsertRowid: number | bigint };
 }
@@ -50,7 +53,17 @@ interface TarnPool {
 }
 interface SqliteConnection {
   prepare(sql: string): SqliteStatement;
+  /** Whether a transaction is open on the connection. */
+  inTransaction: boolean;
   __knexUid?: unknown;
+}
+
+/** A write waiting for the next group commit, and its caller. */
+interface PendingWrite {
+  query: CompiledQuery;
+  values: unknown[];
+  resolve(response: unknown): void;
+  reject(error: unknown): void;
 }
 
 function hooksOf(knex: Knex): ClientHooks | null {
@@ -85,6 +98,8 @@ export function preparer(knex: Knex): Prepare {
     && typeof (knex.client as { config?: { pool?: { validate?: unknown } } }).config?.pool?.validate !== 'function';
   /** better-sqlite3 statements by connection and SQL text. */
   const sqliteStatements = new WeakMap<object, Map<string, SqliteStatement>>();
+  /** Writes waiting for the next group commit (see groupCommitted). */
+  let pendingWrites: PendingWrite[] = [];
 
   function compile(build: (...args: unknown[]) => Knex.QueryBuilder | Knex.Raw, arity: number): { query: CompiledQuery; bindings: Binding[] } | null {
     const placeholders = Array.from({ length: arity }, (_, i) => new Argument(i));
@@ -109,7 +124,10 @@ export function preparer(knex: Knex): Prepare {
       });
       if (mayUseIdle) {
         const idle = idleSqliteConnection();
-        if (idle) return shape(kind, client.postProcessResponse(runSqlite(idle, query, values), undefined)) as R;
+        if (idle) {
+          const response = statementOf(idle, query.sql).readonly ? runSqlite(idle, query, values) : await groupCommitted(query, values);
+          return shape(kind, client.postProcessResponse(response, undefined)) as R;
+        }
       }
       const connection = await client.acquireConnection();
       try {
@@ -146,19 +164,25 @@ export function preparer(knex: Knex): Prepare {
     return connection;
   }
 
-  /** knex's better-sqlite3 `_query` + `processResponse`, with the statement prepared once per connection. */
-  function runSqlite(connection: SqliteConnection, query: CompiledQuery, values: unknown[]): unknown {
-    client!.emit('query', { __knexUid: connection.__knexUid, ...query, bindings: values });
+  /** The connection's better-sqlite3 statement for `sql`, prepared on first use. */
+  function statementOf(connection: SqliteConnection, sql: string): SqliteStatement {
     let statements = sqliteStatements.get(connection);
     if (!statements) {
       statements = new Map();
       sqliteStatements.set(connection, statements);
     }
-    let statement = statements.get(query.sql);
+    let statement = statements.get(sql);
     if (!statement) {
-      statement = connection.prepare(query.sql);
-      statements.set(query.sql, statement);
+      statement = connection.prepare(sql);
+      statements.set(sql, statement);
     }
+    return statement;
+  }
+
+  /** knex's better-sqlite3 `_query` + `processResponse`, with the statement prepared once per connection. */
+  function runSqlite(connection: SqliteConnection, query: CompiledQuery, values: unknown[]): unknown {
+    client!.emit('query', { __knexUid: connection.__knexUid, ...query, bindings: values });
+    const statement = statementOf(connection, query.sql);
     // As knex binds: dates as epoch milliseconds, booleans as 0/1.
     const bound = values.map((v) => (typeof v === 'boolean' ? Number(v) : v instanceof Date ? v.valueOf() : v));
     try {
@@ -174,6 +198,110 @@ export function preparer(knex: Knex): Prepare {
       if (typeof error === 'object' && error !== null && typeof (error as Error).message === 'string') (error as Error).message = `${query.sql} - ${(error as Error).message}`;
       throw error;
     }
+  }
+
+  /**
+   * Group commit (better-sqlite3): a write waits for the end of this turn of the event loop and
+   * runs there with every other write handed in meanwhile, in one transaction, in the order they
+   * came; each caller gets its statement's result only once that transaction committed. A commit
+   * is the dearest part of a write (its WAL frames written by the kernel), and under load a turn
+   * holds the writes of many requests: one commit for all of them instead of one each (issue #13).
+   *
+   * It changes nothing a caller can see but the moment its answer comes: every statement still
+   * runs alone (the batch runs synchronously, so nothing runs in between) and sees every write
+   * answered before it, a write is answered only once it is committed, and a read runs at once,
+   * outside any batch, so it never sees a write that might not be committed.
+   */
+  function groupCommitted(query: CompiledQuery, values: unknown[]): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      // Node's own setImmediate (node:timers), which a test's fake timers leave alone.
+      if (pendingWrites.push({ query, values, resolve, reject }) === 1) setImmediate(flushWrites);
+    });
+  }
+
+  function flushWrites(): void {
+    const batch = pendingWrites;
+    pendingWrites = [];
+    const idle = idleSqliteConnection();
+    if (idle) {
+      commitBatch(idle, batch);
+      return;
+    }
+    // A transaction of the host (or the store's own) holds the connection: wait for it, as any statement does.
+    void (async () => {
+      let connection: unknown;
+      try {
+        connection = await client!.acquireConnection();
+      } catch (error) {
+        for (const w of batch) w.reject(error);
+        return;
+      }
+      try {
+        commitBatch(connection as SqliteConnection, batch);
+      } finally {
+        await client!.releaseConnection(connection);
+      }
+    })();
+  }
+
+  /** BEGIN IMMEDIATE, COMMIT or ROLLBACK, announced as a knex `query` event as knex's own transactions announce theirs. */
+  function control(connection: SqliteConnection, sql: 'BEGIN IMMEDIATE' | 'COMMIT' | 'ROLLBACK'): void {
+    client!.emit('query', { __knexUid: connection.__knexUid, method: 'raw', sql, bindings: [] });
+    statementOf(connection, sql).run([]);
+  }
+
+  /** Runs `batch` in one transaction (a lone write on its own) and answers each write once it is committed. */
+  function commitBatch(connection: SqliteConnection, batch: PendingWrite[]): void {
+    if (batch.length === 1) {
+      const [w] = batch as [PendingWrite];
+      try {
+        w.resolve(runSqlite(connection, w.query, w.values));
+      } catch (error) {
+        w.reject(error);
+      }
+      return;
+    }
+    let done: { w: PendingWrite; response: unknown }[] = [];
+    /** Fails every write of the open transaction, which SQLite rolled back (or will not commit). */
+    const failDone = (error: unknown) => {
+      for (const d of done) d.w.reject(error);
+      done = [];
+    };
+    for (let i = 0; i < batch.length; i++) {
+      if (!connection.inTransaction) {
+        try {
+          control(connection, 'BEGIN IMMEDIATE');
+        } catch (error) {
+          for (const w of batch.slice(i)) w.reject(error);
+          break;
+        }
+      }
+      const w = batch[i]!;
+      try {
+        done.push({ w, response: runSqlite(connection, w.query, w.values) });
+      } catch (error) {
+        // A statement SQLite refused alone (a constraint) leaves the transaction open and takes
+        // nothing else with it; one that ended the transaction (I/O, a full disk) took every write
+        // before it in the transaction too.
+        w.reject(error);
+        if (!connection.inTransaction) failDone(error);
+      }
+    }
+    if (!connection.inTransaction) return;
+    try {
+      control(connection, 'COMMIT');
+    } catch (error) {
+      if (connection.inTransaction) {
+        try {
+          control(connection, 'ROLLBACK');
+        } catch {
+          // Nothing more to undo: the writes are answered as failed either way.
+        }
+      }
+      failDone(error);
+      return;
+    }
+    for (const d of done) d.w.resolve(d.response);
   }
 }
 

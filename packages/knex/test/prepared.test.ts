@@ -216,3 +216,129 @@ describe('prepared statements on better-sqlite3: the idle connection', () => {
     expect(acquired()).toBe(1);
   });
 });
+
+// better-sqlite3: the writes handed in during one turn of the event loop are committed together,
+// and each is answered only once committed; reads run at once.
+/** better-sqlite3 itself (it ships no types), for a second connection that reads synchronously. */
+interface SqliteReader {
+  prepare(sql: string): { get(...args: unknown[]): unknown };
+  close(): void;
+}
+const SqliteDatabase = require('better-sqlite3') as new (file: string, options: { readonly: boolean }) => SqliteReader;
+
+describe('prepared statements on better-sqlite3: group commit', () => {
+  type Row = { k: string; n: unknown } | undefined;
+  const open: Knex[] = [];
+  const readers: SqliteReader[] = [];
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sf-group-commit-'));
+  });
+  afterAll(async () => {
+    for (const r of readers) r.close();
+    await Promise.all(open.map((d) => d.destroy()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  async function database() {
+    const file = join(dir, `${open.length}.db`);
+    const db = knex({
+      client: 'better-sqlite3', connection: { filename: file }, useNullAsDefault: true,
+      pool: { afterCreate: (c: { pragma(p: string): unknown }, done: (e: null, c: unknown) => void) => done(null, c.pragma('journal_mode = WAL') && c) },
+    });
+    open.push(db);
+    await db.schema.createTable('t', (t) => {
+      t.string('k', 64).primary();
+      t.integer('n').notNullable();
+    });
+    // Another connection to the same file: it sees only what was committed.
+    const reader = new SqliteDatabase(file, { readonly: true });
+    readers.push(reader);
+    const prepare = preparer(db);
+    const sql: string[] = [];
+    db.on('query', (q: { sql: string }) => sql.push(q.sql));
+    return {
+      db, sql,
+      committed: (k: string) => reader.prepare('SELECT k, n FROM t WHERE k = ?').get(k) as Row,
+      first: prepare<[string], Row>('first', (k) => db('t').where({ k }).first(), 1),
+      insert: prepare<[string, number], void>('none', (k, n) => db('t').insert({ k, n }), 2),
+      bump: prepare<[string], { n: unknown }[]>('rows', (k) => db('t').where({ k }).update({ n: db.raw('?? + 1', ['n']) }).returning('n'), 1),
+    };
+  }
+
+  test('the writes of one turn run in one transaction, in the order they came; each is answered only once committed; a read runs at once', async () => {
+    const { sql, committed, first, insert, bump } = await database();
+    await insert('a', 1);
+    sql.length = 0;
+    const answered: string[] = [];
+    const seenAtAnswer: Row[] = [];
+    const writes = [
+      insert('b', 2).then(() => { answered.push('b'); seenAtAnswer.push(committed('b')); }),
+      bump('a').then((rows) => { answered.push(`a=${Number(rows[0]!.n)}`); seenAtAnswer.push(committed('a')); }),
+      bump('a').then((rows) => { answered.push(`a=${Number(rows[0]!.n)}`); }),
+    ];
+    // Handed in after the writes, answered before them: it does not see them.
+    const read = await first('a');
+    expect(Number(read!.n)).toBe(1);
+    expect(answered).toEqual([]);
+    await Promise.all(writes);
+    expect(answered).toEqual(['b', 'a=2', 'a=3']);
+    // What another connection saw at the moment each write was answered: it was committed.
+    expect(seenAtAnswer.map((r) => r && { k: r.k, n: Number(r.n) })).toEqual([{ k: 'b', n: 2 }, { k: 'a', n: 3 }]);
+    expect(sql.map((q) => q.replace(/ .*/, ''))).toEqual(['select', 'BEGIN', 'insert', 'update', 'update', 'COMMIT']);
+    expect(sql[1]).toBe('BEGIN IMMEDIATE');
+  });
+
+  test('a write the database refuses fails alone, with its own error; the others of its transaction are committed', async () => {
+    const { sql, committed, insert } = await database();
+    await insert('dup', 1);
+    sql.length = 0;
+    const results = await Promise.allSettled([insert('x', 1), insert('dup', 2), insert('y', 3)]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const error = (results[1] as PromiseRejectedResult).reason as { code?: string; message: string };
+    expect(error.code).toBe('SQLITE_CONSTRAINT_PRIMARYKEY');
+    expect(error.message).toMatch(/^insert into/);
+    expect([committed('x')?.k, Number(committed('dup')?.n), committed('y')?.k]).toEqual(['x', 1, 'y']);
+    expect(sql.filter((q) => /^(BEGIN|COMMIT|ROLLBACK)/.test(q))).toEqual(['BEGIN IMMEDIATE', 'COMMIT']);
+  });
+
+  test('a full database: every write answered as done is stored, every write answered as failed is not, and the connection is left usable', async () => {
+    const { db, committed, first, insert } = await database();
+    const pages = Number((await db.raw('PRAGMA page_count'))[0].page_count);
+    await db.raw(`PRAGMA max_page_count = ${pages + 6}`);
+    const keys = Array.from({ length: 12 }, (_, i) => `${i}-${'k'.repeat(3000)}`); // a page or more each
+    const results = await Promise.allSettled(keys.map((k, i) => insert(k, i)));
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [i] : []));
+    expect(failed.length).toBeGreaterThan(0);
+    for (const i of failed) expect((results[i] as PromiseRejectedResult).reason).toMatchObject({ code: expect.stringMatching(/^SQLITE_FULL/) });
+    expect(keys.map((k) => committed(k) !== undefined)).toEqual(keys.map((_, i) => !failed.includes(i)));
+    await db.raw('PRAGMA max_page_count = 1073741823');
+    await Promise.all([insert('after-1', 1), insert('after-2', 2)]);
+    expect((await first('after-2'))?.k).toBe('after-2');
+    expect(committed('after-1')?.k).toBe('after-1');
+  });
+
+  test('a transaction that took the connection before the turn ended is waited for: the writes run after its commit', async () => {
+    const { db, committed, insert } = await database();
+    const order: string[] = [];
+    const write = insert('w', 1).then(() => order.push('write'));
+    await db.transaction(async (trx) => {
+      await trx('t').insert({ k: 'in-trx', n: 2 });
+      await new Promise((r) => setTimeout(r, 20));
+      order.push('commit');
+    });
+    await write;
+    expect(order).toEqual(['commit', 'write']);
+    expect([committed('w')?.k, committed('in-trx')?.k]).toEqual(['w', 'in-trx']);
+  });
+
+  test("fake timers do not hold the writes back: they are committed on Node's own setImmediate", async () => {
+    const { committed, insert } = await database();
+    jest.useFakeTimers();
+    try {
+      await Promise.all([insert('f1', 1), insert('f2', 2)]);
+    } finally {
+      jest.useRealTimers();
+    }
+    expect([committed('f1')?.k, committed('f2')?.k]).toEqual(['f1', 'f2']);
+  });
+});
