@@ -239,7 +239,8 @@ export function preparer(knex: Knex): Prepare {
       try {
         commitBatch(connection as SqliteConnection, batch);
       } finally {
-        await client!.releaseConnection(connection);
+        // Every write is answered by now; a pool that fails to take its connection back is the pool's error, not theirs.
+        await Promise.resolve(client!.releaseConnection(connection)).catch(() => {});
       }
     })();
   }
