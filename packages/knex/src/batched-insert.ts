@@ -23,19 +23,15 @@ export const MAX_BATCH_ROWS = 32;
 
 /**
  * Returns an insert of one row that is batched with the other rows handed in during the same turn
- * of the event loop. `insertMany` writes 2 to `MAX_BATCH_ROWS` rows in one statement,
- * `insertOne` one row.
+ * of the event loop. `insert` writes 1 to `MAX_BATCH_ROWS` rows in one statement.
  */
-export function batchedInsert<Row>(
-  insertMany: (rows: Row[]) => Promise<void>,
-  insertOne: (row: Row) => Promise<void>,
-): (row: Row) => Promise<void> {
+export function batchedInsert<Row>(insert: (rows: Row[]) => Promise<void>): (row: Row) => Promise<void> {
   let queue: Pending<Row>[] = [];
 
   async function write(batch: Pending<Row>[]): Promise<void> {
     if (batch.length > 1) {
       try {
-        await insertMany(batch.map((p) => p.row));
+        await insert(batch.map((p) => p.row));
         for (const p of batch) p.resolve();
         return;
       } catch {
@@ -44,7 +40,7 @@ export function batchedInsert<Row>(
     }
     await Promise.all(batch.map(async (p) => {
       try {
-        await insertOne(p.row);
+        await insert([p.row]);
         p.resolve();
       } catch (error) {
         p.reject(error);

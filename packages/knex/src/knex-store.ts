@@ -85,7 +85,6 @@ export function knexStore(knex: Knex, options: KnexStoreOptions = {}): KnexMfaSt
       .where({ user_id: userId, code_hash: hash }).whereNull('used_at').update({ used_at: at }), 3),
     findTrustedDevice: prepare<[string], TrustedDeviceRow | undefined>('first', (hash) => knex(t.trustedDevices).where({ token_hash: hash }).first(), 1),
     touchTrustedDevice: prepare<[string, string, number], number>('count', (userId, id, at) => knex(t.trustedDevices).where({ id, user_id: userId }).update({ last_seen_at: at }), 3),
-    appendEvent: insertRow(t.events, EVENT_COLUMNS),
     createChallenge: insertRow(t.challenges, CHALLENGE_COLUMNS, 'id'),
     getChallenge: prepare<[string, number], ChallengeRow | undefined>('first', (id, now) => knex(t.challenges).where({ id }).andWhere('purge_at', '>', now).first(), 2),
     // DELETE FROM challenges WHERE id=? AND purge_at > ?  — one caller deletes the row.
@@ -126,7 +125,7 @@ export function knexStore(knex: Knex, options: KnexStoreOptions = {}): KnexMfaSt
       : null,
   };
 
-  /** INSERTs of several events (2 to MAX_BATCH_ROWS) in one statement, prepared for each row count when first used. */
+  /** INSERTs of 1 to MAX_BATCH_ROWS events in one statement, prepared for each row count when first used. */
   const insertEventsOf: ((...values: unknown[]) => Promise<void>)[] = [];
   const insertEvents = (rows: unknown[][]) => {
     const n = rows.length;
@@ -136,7 +135,7 @@ export function knexStore(knex: Knex, options: KnexStoreOptions = {}): KnexMfaSt
     return insertEventsOf[n](...rows.flat());
   };
   /** One event, written in one statement with the others of the same turn of the event loop. */
-  const appendEventRow = batchedInsert<unknown[]>(insertEvents, (row) => sql.appendEvent(...row));
+  const appendEventRow = batchedInsert<unknown[]>(insertEvents);
 
   function incrementReturning(table: string, keyColumn: string) {
     return prepare<[string, number], { attempts: unknown }[]>('rows', (key, now) => knex(table)

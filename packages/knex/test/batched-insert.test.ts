@@ -12,7 +12,7 @@ function recorder(refuse: (row: number) => boolean = () => false) {
     if (rows.some(refuse)) throw new Error(`refused ${rows.filter(refuse).join(',')}`);
     stored.push(...rows);
   };
-  const insert = batchedInsert<number>((rows) => run(rows), (row) => run([row]));
+  const insert = batchedInsert<number>(run);
   return { insert, statements, stored };
 }
 
@@ -55,10 +55,11 @@ test('a refused batch is written again row by row: only the refused row fails, w
 
 test('an insert that throws before returning a promise fails its callers, and the next turn writes again', async () => {
   let calls = 0;
-  const insert = batchedInsert<number>(
-    () => { calls++; throw new Error('many'); },
-    (row) => { calls++; if (row === 2) throw new Error('one'); return Promise.resolve(); },
-  );
+  const insert = batchedInsert<number>((rows) => {
+    calls++;
+    if (rows.includes(2)) throw new Error(rows.length > 1 ? 'many' : 'one');
+    return Promise.resolve();
+  });
   const results = await Promise.allSettled([insert(1), insert(2)]);
   expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
   expect(calls).toBe(3);
@@ -69,7 +70,7 @@ test("fake timers do not hold a write back: it runs on Node's own setImmediate",
   jest.useFakeTimers();
   try {
     const written: number[][] = [];
-    const insert = batchedInsert<number>(async (rows) => { written.push(rows); }, async (row) => { written.push([row]); });
+    const insert = batchedInsert<number>(async (rows) => { written.push(rows); });
     await Promise.all([insert(1), insert(2)]);
     expect(written).toEqual([[1, 2]]);
   } finally {
