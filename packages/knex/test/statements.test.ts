@@ -85,3 +85,37 @@ test('the events of 12 verifications in parallel are stored by one INSERT, each 
   }
   expect(inserts).toEqual([12]);
 });
+
+// SQLite (3.47 and later) plans with the value bound to a LIMIT, so a statement whose LIMIT is a
+// bound parameter is prepared again on every execution: the store's single-row reads write
+// `LIMIT 1` into their SQL instead (#13).
+test('no statement of an enrolment or a login binds its LIMIT', async () => {
+  let t = Date.UTC(2026, 0, 3, 0, 0, 10);
+  const mfa = createMfa({
+    issuer: 'Count', store: knexStore(db), encryptionKeys: { current: 'k', keys: { k: Buffer.alloc(32, 1).toString('base64') } },
+    signingKey: 'statements-test-signing-key-0123456789abcdef', clock: () => t, factors: [totp(), backupCodes({ bcryptCost: 4 })],
+  });
+  const statements: string[] = [];
+  const onQuery = (q: { sql: string }) => statements.push(q.sql);
+  db.on('query', onQuery);
+  try {
+    const e = await mfa.enroll('limits', 'totp');
+    const confirmed = await mfa.confirm('limits', e.factorId, { code: await generateTotp(e.secret, t, PARAMS) });
+    if (!confirmed.ok) throw new Error('expected the factor to be confirmed');
+    t += 30_000;
+    for (const code of ['000000', await generateTotp(e.secret, t, PARAMS)]) {
+      const s = await mfa.login.start('limits', { context: CONTEXT });
+      if (!s.required) throw new Error('expected a challenge');
+      await mfa.login.verify(s.challengeToken, { method: 'totp', code }, CONTEXT);
+    }
+    const s = await mfa.login.start('limits', { context: CONTEXT });
+    if (!s.required) throw new Error('expected a challenge');
+    expect((await mfa.login.verify(s.challengeToken, { method: 'backup_code', code: confirmed.backupCodes?.[0] ?? '' }, CONTEXT)).ok).toBe(true);
+  } finally {
+    db.off('query', onQuery);
+  }
+  const limited = statements.filter((q) => /\blimit\b/i.test(q));
+  // The login's reads of its challenge, attempt state and counter, at least, each time.
+  expect(limited.length).toBeGreaterThanOrEqual(9);
+  expect(limited.filter((q) => !/\blimit 1$/i.test(q))).toEqual([]);
+});
