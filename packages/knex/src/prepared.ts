@@ -126,7 +126,8 @@ export function preparer(knex: Knex): Prepare {
       if (mayUseIdle) {
         const idle = idleSqliteConnection();
         if (idle) {
-          const response = statementOf(idle, query.sql).readonly ? runSqlite(idle, query, values) : await groupCommitted(query, values);
+          const statement = statementOf(idle, query.sql);
+          const response = statement.readonly ? runSqlite(idle, query, values, statement) : await groupCommitted(query, values);
           return shape(kind, client.postProcessResponse(response, undefined)) as R;
         }
       }
@@ -180,10 +181,13 @@ export function preparer(knex: Knex): Prepare {
     return statement;
   }
 
-  /** knex's better-sqlite3 `_query` + `processResponse`, with the statement prepared once per connection. */
-  function runSqlite(connection: SqliteConnection, query: CompiledQuery, values: unknown[]): unknown {
+  /**
+   * knex's better-sqlite3 `_query` + `processResponse`, with the statement prepared once per
+   * connection (`prepared`: the connection's statement for `query.sql`, when the caller has it).
+   */
+  function runSqlite(connection: SqliteConnection, query: CompiledQuery, values: unknown[], prepared?: SqliteStatement): unknown {
     client!.emit('query', { __knexUid: connection.__knexUid, ...query, bindings: values });
-    const statement = statementOf(connection, query.sql);
+    const statement = prepared ?? statementOf(connection, query.sql);
     // As knex binds: dates as epoch milliseconds, booleans as 0/1.
     const bound = values.map((v) => (typeof v === 'boolean' ? Number(v) : v instanceof Date ? v.valueOf() : v));
     try {
