@@ -120,6 +120,15 @@ export function appendSetCookie(res: HeaderTarget, value: string): void {
   res.setHeader('Set-Cookie', [...list, value]);
 }
 
+/** Takes `values` off the response's Set-Cookie header, keeping every other cookie on it. */
+export function withdrawSetCookie(res: HeaderTarget & { removeHeader(name: string): unknown }, values: readonly string[]): void {
+  const current = res.getHeader('Set-Cookie');
+  if (current === undefined) return;
+  const kept = (Array.isArray(current) ? current.map(String) : [String(current)]).filter((v) => !values.includes(v));
+  if (kept.length === 0) res.removeHeader('Set-Cookie');
+  else res.setHeader('Set-Cookie', kept);
+}
+
 /** The value of cookie `name` in the request's Cookie header (the first one), or undefined. */
 export function readCookie(req: Request, name: string): string | undefined {
   return readCookies(req, [name])[0];

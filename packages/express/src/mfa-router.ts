@@ -5,9 +5,10 @@
 // getUserId; every answer is `Cache-Control: no-store`; errors are problem+json.
 import express, { type Request, type Response, type Router } from 'express';
 import { UNSAFE_LABEL_CHARACTERS, type FactorTypeInfo, type Mfa } from '@secondfactor/core';
-import { appendSetCookie, readCookie, resolveAssertionCookie, resolveTrustedDeviceCookie, serializeCookie } from './cookies';
+import { appendSetCookie, readCookie, resolveAssertionCookie, resolveTrustedDeviceCookie, serializeCookie, withdrawSetCookie } from './cookies';
 import { optionalBoolean, optionalString, requiredObject, requiredString, routeId } from './fields';
 import { CORE_PROOF_MAX_AGE_SECONDS, freshProofOf, optionalProofOf, type ProofSettings } from './fresh-proof';
+import { beforeErrorAnswer } from './error-answer';
 import { routerErrorHandler } from './error-handler';
 import { handleAsyncErrors } from './handle-async';
 import { checkFunction, checkKnownKeys, checkMfa, checkSeconds, configError } from './options';
@@ -15,7 +16,7 @@ import { logUnexpectedError } from './log-error';
 import { failureProblem, invalidRequest, ProblemError } from './problem';
 import { readJsonBody, type JsonBody } from './read-body';
 import { contextOf, resolveUserId } from './request-context';
-import type { MfaRouterOptions } from './types';
+import type { LoginCompleteInfo, MfaRouterOptions } from './types';
 
 const WHERE = 'mfaRouter()';
 /** Body fields the router reads itself on setup routes; the rest is the factor type's own input. */
@@ -66,10 +67,33 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
 
   const router = express.Router();
 
-  /** With `assertionCookie`: the assertion as an HttpOnly cookie that lives as long as the assertion. */
-  const setAssertionCookie = (res: Response, assertion: string, expiresIn: number) => {
-    if (assertionCookie) appendSetCookie(res, serializeCookie(assertionCookie, assertion, expiresIn));
+  /** With `assertionCookie`: the assertion as an HttpOnly cookie that lives as long as the assertion. Returns the header value set. */
+  const setAssertionCookie = (res: Response, assertion: string, expiresIn: number): string | undefined => {
+    if (!assertionCookie) return undefined;
+    const value = serializeCookie(assertionCookie, assertion, expiresIn);
+    appendSetCookie(res, value);
+    return value;
   };
+
+  /**
+   * Hands a completed second step to the host's `onLoginComplete`, which owns the response: it may
+   * answer later (express-session's regenerate(cb)), so the router never answers after it; a throw
+   * or rejection goes on to the router's error handler. The login's cookies (`cookies`) are already
+   * on the response, so that whatever success the host sends carries them. An error answer — the
+   * router's problem document for a failed callback, or an error the host sends itself — does not
+   * complete the login: the cookies are taken off it and the trusted device this login created is
+   * revoked, so a failed login leaves the client no credential and the user no device they never
+   * got.
+   */
+  async function handOverLogin(req: Request, res: Response, complete: NonNullable<MfaRouterOptions['onLoginComplete']>, info: LoginCompleteInfo, cookies: (string | undefined)[], device?: { id: string }) {
+    beforeErrorAnswer(res, () => {
+      withdrawSetCookie(res, cookies.filter((c) => c !== undefined));
+      // The token never leaves, so the device is unreachable: revoking it is tidying, done after
+      // the answer; a failure is reported, not answered.
+      if (device) mfa.devices.revoke(info.userId, device.id, contextOf(req)).catch((error: unknown) => onError(error, req));
+    });
+    await complete(req, res, info);
+  }
 
   /** A route: no-store, async errors to the router's error handler; keeps the handler's name. */
   const route = (fn: RouteHandler) => {
@@ -104,9 +128,9 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
   async function completeEnrollmentLogin(req: Request, res: Response, userId: string, amr: string[], backupCodes: string[] | undefined, factor: unknown) {
     const { assertion, expiresIn } = await mfa.assertions.issue(userId, amr);
     const full = ['mfa', ...amr.filter((v) => v !== 'mfa')];
-    setAssertionCookie(res, assertion, expiresIn);
+    const set = setAssertionCookie(res, assertion, expiresIn);
     if (onLoginComplete) {
-      await onLoginComplete(req, res, { userId, amr: full, assertion, expiresIn, ...(backupCodes ? { backupCodes } : {}) });
+      await handOverLogin(req, res, onLoginComplete, { userId, amr: full, assertion, expiresIn, ...(backupCodes ? { backupCodes } : {}) }, [set]);
       return;
     }
     res.status(200).json({ accessToken: assertion, tokenType: 'Bearer', expiresIn, factor, ...(backupCodes ? { backupCodes } : {}) });
@@ -206,12 +230,11 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
     const r = await mfa.login.verify(challengeToken, { method, ...input, ...(trustDevice === undefined ? {} : { trustDevice }) }, contextOf(req));
     if (!r.ok) throw failureProblem(r);
     // The cookies go out before the host completes the login, whatever the host sends.
-    if (r.trustedDevice) appendSetCookie(res, serializeCookie(cookie, r.trustedDevice.token, r.trustedDevice.maxAgeSeconds));
-    setAssertionCookie(res, r.assertion, r.expiresIn);
+    const device = r.trustedDevice ? serializeCookie(cookie, r.trustedDevice.token, r.trustedDevice.maxAgeSeconds) : undefined;
+    if (device !== undefined) appendSetCookie(res, device);
+    const set = setAssertionCookie(res, r.assertion, r.expiresIn);
     if (onLoginComplete) {
-      // The callback owns the response: it may answer later (express-session's regenerate(cb)),
-      // so the router never answers after it. A throw or rejection goes to the error handler.
-      await onLoginComplete(req, res, { userId: r.userId, amr: r.amr, assertion: r.assertion, expiresIn: r.expiresIn });
+      await handOverLogin(req, res, onLoginComplete, { userId: r.userId, amr: r.amr, assertion: r.assertion, expiresIn: r.expiresIn }, [device, set], r.trustedDevice);
       return;
     }
     res.status(200).json({ accessToken: r.assertion, tokenType: 'Bearer', expiresIn: r.expiresIn });

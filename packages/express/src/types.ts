@@ -82,7 +82,9 @@ export interface MfaRouterOptions {
    * Default: `200 {accessToken, tokenType: 'Bearer', expiresIn}`. The callback owns the response:
    * the router never answers after it, so it may answer later (e.g. inside express-session's
    * `req.session.regenerate(cb)`); it must answer. A thrown error or rejected promise goes to
-   * the router's error handler (a problem document).
+   * the router's error handler (a problem document). The router's own cookies (trusted device,
+   * assertion) go out only with an answer below 400: on an error answer (that problem, or one the
+   * callback sends) they are taken off and the trusted device the login created is revoked.
    */
   onLoginComplete?: (req: Request, res: Response, info: LoginCompleteInfo) => void | Promise<void>;
   /** The host's password check, for `allowPasswordToDisable`. */

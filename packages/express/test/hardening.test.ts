@@ -1,5 +1,5 @@
 // Issue #9 (hardening) over HTTP: the attacks of the review, and the crash a new user hit.
-import express, { type Request } from 'express';
+import express, { type Request, type Response } from 'express';
 import session from 'express-session';
 import knex from 'knex';
 import request from 'supertest';
@@ -7,8 +7,14 @@ import { createMfa, type MfaStore } from '@secondfactor/core';
 import { knexStore } from '@secondfactor/knex';
 import { mfaGate, mfaRouter, requireMfa } from '../src';
 import { KEY_1, SIGNING_KEY, setup } from '../../core/test/support/harness';
-import { challengeFor, enrolTotpOverHttp, hostApp, nextCode, oathtool, PASSWORDS } from './support/host-app';
+import { challengeFor, enrolTotpOverHttp, hostApp, nextCode, oathtool, PASSWORDS, setCookies } from './support/host-app';
 import { expectProblem } from './support/problems';
+
+/** Waits (real time, at most 2 s) until `done()` holds: for work the router does after its answer. */
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(done()).toBe(true);
+}
 
 declare module 'express-session' {
   interface SessionData {
@@ -148,6 +154,64 @@ describe('#9.6 onLoginComplete owns the response', () => {
     const { secret } = await enrolTotpOverHttp(host, 'alice');
     const res = await host.call('post', '/mfa/verify', { body: { challengeToken: await challengeFor(host, 'alice'), method: 'totp', code: nextCode(host, secret) } });
     expectProblem(res, 500, 'internal_error');
+  });
+
+  test.each([
+    ['throws', (_res: Response) => { throw new Error('session store down'); }],
+    ['rejects later', async (_res: Response) => { await new Promise((r) => setTimeout(r, 5)); throw new Error('session store down'); }],
+    ['answers an error itself', (res: Response) => void res.status(403).json({ error: 'account_suspended' })],
+  ])('an onLoginComplete that %s: the answer carries none of the login\'s cookies and the trusted device is revoked; the host\'s own cookie stays', async (how, fail) => {
+    const host = hostApp({
+      cookie: { secure: false },
+      router: { assertionCookie: { secure: false }, onLoginComplete: async (_req, res) => { res.cookie('host_pending', '1'); await fail(res); } },
+    });
+    const { secret } = await enrolTotpOverHttp(host, 'alice');
+    const res = await host.call('post', '/mfa/verify', { body: { challengeToken: await challengeFor(host, 'alice'), method: 'totp', code: nextCode(host, secret), trustDevice: true } });
+    if (how === 'answers an error itself') expect([res.status, res.body]).toEqual([403, { error: 'account_suspended' }]);
+    else expectProblem(res, 500, 'internal_error');
+    expect(setCookies(res).map((c) => c.split('=')[0])).toEqual(['host_pending']);
+    // The device the login created is revoked (after the answer): the user has no trusted device they never got.
+    await until(() => host.events.some((e) => e.type === 'device.revoked'));
+    expect((await host.call('get', '/mfa/status', { user: 'alice' })).body).toMatchObject({ trustedDevices: 0 });
+    expect(host.routerErrors).toEqual(how === 'answers an error itself' ? [] : [expect.objectContaining({ message: 'session store down' })]);
+    // The next login asks for the second factor again.
+    expect((await host.login('alice')).body).toMatchObject({ mfaRequired: true });
+  });
+
+  test('an onLoginComplete that fails after answering: the answer stands, with its cookies, and the trusted device stays', async () => {
+    const host = hostApp({
+      cookie: { secure: false },
+      router: { assertionCookie: { secure: false }, onLoginComplete: (_req, res) => { res.status(200).json({ signedIn: true }); throw new Error('audit hook down'); } },
+    });
+    const { secret } = await enrolTotpOverHttp(host, 'alice');
+    const res = await host.call('post', '/mfa/verify', { body: { challengeToken: await challengeFor(host, 'alice'), method: 'totp', code: nextCode(host, secret), trustDevice: true } });
+    expect([res.status, res.body]).toEqual([200, { signedIn: true }]);
+    expect(setCookies(res).map((c) => c.split('=')[0])).toEqual(['sf_td', 'sf_mfa']);
+    expect((await host.call('get', '/mfa/status', { user: 'alice' })).body).toMatchObject({ trustedDevices: 1 });
+  });
+
+  test('an onLoginComplete that redirects (302, by writeHead with its own headers): the redirect carries the login\'s cookies', async () => {
+    const host = hostApp({
+      cookie: { secure: false },
+      router: { assertionCookie: { secure: false }, onLoginComplete: (_req, res) => void res.writeHead(302, { Location: '/home' }).end() },
+    });
+    const { secret } = await enrolTotpOverHttp(host, 'alice');
+    const res = await host.call('post', '/mfa/verify', { body: { challengeToken: await challengeFor(host, 'alice'), method: 'totp', code: nextCode(host, secret), trustDevice: true } });
+    expect([res.status, res.headers.location]).toEqual([302, '/home']);
+    expect(setCookies(res).map((c) => c.split('=')[0])).toEqual(['sf_td', 'sf_mfa']);
+    expect((await host.call('get', '/mfa/status', { user: 'alice' })).body).toMatchObject({ trustedDevices: 1 });
+  });
+
+  test('a login completed by enrolling a first factor: a failing onLoginComplete takes the assertion cookie off the problem', async () => {
+    const host = hostApp({
+      gate: { policy: () => ({ required: true, methods: ['totp'] }) },
+      router: { assertionCookie: { secure: false }, onLoginComplete: () => { throw new Error('session store down'); } },
+    });
+    const { enrollmentToken } = (await host.login('alice')).body as { enrollmentToken: string };
+    const { factorId, secret } = (await host.call('post', '/mfa/totp/setup', { body: { enrollmentToken } })).body as { factorId: string; secret: string };
+    const res = await host.call('post', '/mfa/totp/confirm', { body: { enrollmentToken, factorId, code: oathtool(secret, host.clock.now()) } });
+    expectProblem(res, 500, 'internal_error');
+    expect(setCookies(res)).toEqual([]);
   });
 });
 
