@@ -10,7 +10,8 @@
 // Options: --quick (or BENCH_QUICK=1): a smoke, short runs and few users; --only=a,b: scenarios
 // (the bare baseline always runs); --stores=sqlite,pg-redis; --no-pin. Environment: BENCH_MS
 // (measured time per scenario), BENCH_CONCURRENCY (connections, default 50), BENCH_USERS (seeded
-// users), DATABASE_URL, REDIS_URL.
+// users), BENCH_SERVER_FLAGS (node flags for the app instances only, e.g. --cpu-prof), DATABASE_URL,
+// REDIS_URL.
 import http from 'node:http';
 import os from 'node:os';
 import { spawn, spawnSync } from 'node:child_process';
@@ -407,7 +408,9 @@ function summarize(parts, expect) {
 async function startInstance(env) {
   const script = join(here, 'server.mjs');
   const cmd = canPin ? 'taskset' : process.execPath;
-  const argv = canPin ? ['-c', '0', process.execPath, script] : [script];
+  // BENCH_SERVER_FLAGS: node flags for the app instances only (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+  const flags = (process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean);
+  const argv = canPin ? ['-c', '0', process.execPath, ...flags, script] : [...flags, script];
   const child = spawn(cmd, argv, { env: { ...process.env, ...env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); process.stderr.write(d); });
