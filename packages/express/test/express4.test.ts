@@ -7,7 +7,7 @@ jest.mock('express', () => jest.requireActual('express4'));
 import express from 'express';
 import request from 'supertest';
 import { mfaGate, requireMfa, mfaErrorHandler } from '../src';
-import { challengeFor, enrolTotpOverHttp, hostApp, nextCode } from './support/host-app';
+import { challengeFor, enrolTotpOverHttp, hostApp, nextCode, setCookies } from './support/host-app';
 import { expectProblem } from './support/problems';
 import { wholeFlow } from './support/whole-flow';
 
@@ -45,13 +45,22 @@ describe('async errors on Express 4', () => {
     expect(host.routerErrors).toHaveLength(2);
   });
 
-  test('an async throw in onLoginComplete reaches the router error handler: bare 500 problem', async () => {
-    const host = hostApp({ router: { onLoginComplete: async () => { await Promise.resolve(); throw new Error('boom'); } } });
+  test('an async throw in onLoginComplete reaches the router error handler: bare 500 problem, without the login\'s cookies', async () => {
+    const host = hostApp({ cookie: { secure: false }, router: { assertionCookie: { secure: false }, onLoginComplete: async () => { await Promise.resolve(); throw new Error('boom'); } } });
     const { secret } = await enrolTotpOverHttp(host, 'alice');
     const challengeToken = await challengeFor(host, 'alice');
-    const res = await host.call('post', '/mfa/verify', { body: { challengeToken, method: 'totp', code: nextCode(host, secret) } });
+    const res = await host.call('post', '/mfa/verify', { body: { challengeToken, method: 'totp', code: nextCode(host, secret), trustDevice: true } });
     expectProblem(res, 500, 'internal_error');
+    expect(setCookies(res)).toEqual([]);
     expect((host.routerErrors[0] as Error).message).toBe('boom');
+  });
+
+  test('onLoginComplete answering a redirect on Express 4 carries the login\'s cookies', async () => {
+    const host = hostApp({ cookie: { secure: false }, router: { assertionCookie: { secure: false }, onLoginComplete: (_req, res) => res.redirect('/home') } });
+    const { secret } = await enrolTotpOverHttp(host, 'alice');
+    const res = await host.call('post', '/mfa/verify', { body: { challengeToken: await challengeFor(host, 'alice'), method: 'totp', code: nextCode(host, secret), trustDevice: true } });
+    expect(res.status).toBe(302);
+    expect(setCookies(res).map((c) => c.split('=')[0])).toEqual(['sf_td', 'sf_mfa']);
   });
 
   test('gate and requireMfa: async errors reach the host error handler, nothing passes', async () => {
