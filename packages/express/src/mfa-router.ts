@@ -229,7 +229,7 @@ export function mfaRouter(mfa: Mfa, options: MfaRouterOptions): Router {
     const trustDevice = optionalBoolean(body, 'trustDevice');
     const r = await mfa.login.verify(challengeToken, { method, ...input, ...(trustDevice === undefined ? {} : { trustDevice }) }, contextOf(req));
     if (!r.ok) throw failureProblem(r);
-    // The cookies go out before the host completes the login, whatever the host sends.
+    // The cookies are set before the host completes the login, so that whatever success it sends carries them.
     const device = r.trustedDevice ? serializeCookie(cookie, r.trustedDevice.token, r.trustedDevice.maxAgeSeconds) : undefined;
     if (device !== undefined) appendSetCookie(res, device);
     const set = setAssertionCookie(res, r.assertion, r.expiresIn);
