@@ -113,18 +113,20 @@ export function clearAssertionCookie(res: HeaderTarget, options: boolean | Asser
   if (cookie) appendSetCookie(res, serializeExpiredCookie(cookie));
 }
 
+/** The response's Set-Cookie values so far, as a list. */
+function setCookieValues(res: HeaderTarget): string[] {
+  const current = res.getHeader('Set-Cookie');
+  return current === undefined ? [] : Array.isArray(current) ? current.map(String) : [String(current)];
+}
+
 /** Adds a Set-Cookie header without dropping any the host set. */
 export function appendSetCookie(res: HeaderTarget, value: string): void {
-  const current = res.getHeader('Set-Cookie');
-  const list = current === undefined ? [] : Array.isArray(current) ? current.map(String) : [String(current)];
-  res.setHeader('Set-Cookie', [...list, value]);
+  res.setHeader('Set-Cookie', [...setCookieValues(res), value]);
 }
 
 /** Takes `values` off the response's Set-Cookie header, keeping every other cookie on it. */
 export function withdrawSetCookie(res: HeaderTarget & { removeHeader(name: string): unknown }, values: readonly string[]): void {
-  const current = res.getHeader('Set-Cookie');
-  if (current === undefined) return;
-  const kept = (Array.isArray(current) ? current.map(String) : [String(current)]).filter((v) => !values.includes(v));
+  const kept = setCookieValues(res).filter((v) => !values.includes(v));
   if (kept.length === 0) res.removeHeader('Set-Cookie');
   else res.setHeader('Set-Cookie', kept);
 }
