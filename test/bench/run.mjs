@@ -4,8 +4,9 @@
 // round-robin). The app instances (test/bench/server.mjs) run pinned to CPU 0, this process —
 // the load generator: keep-alive HTTP over loopback, a fixed number of connections, closed loop —
 // pinned to CPU 1. Per scenario: req/s, p50/p99, the servers' CPU time per response (utime+stime
-// from /proc/<pid>/stat), their peak RSS (VmRSS sampled from /proc/<pid>/status) and every
-// response's status; a scenario with an unexpected status fails the run (exit code 1).
+// from /proc/<pid>/stat), their peak RSS (VmRSS sampled from /proc/<pid>/status), their GC pauses
+// (observed in the app, perf_hooks `gc` entries) and every response's status; a scenario with an
+// unexpected status fails the run (exit code 1).
 //
 // Options: --quick (or BENCH_QUICK=1): a smoke, short runs and few users; --only=a,b: scenarios
 // (the bare baseline always runs); --stores=sqlite,pg-redis; --no-pin. Environment: BENCH_MS
@@ -163,7 +164,7 @@ async function runStore(store, selected) {
       Object.assign(row, { name, label, expect });
       rows.push(row);
       log(`[${store}] ${name.padEnd(15)} ${fmt(row.rps).padStart(7)} req/s  p50 ${fmt(row.p50, 1)} ms  p99 ${fmt(row.p99, 1)} ms  ` +
-        `CPU ${fmt(row.cpuUs)} µs/req  RSS ${fmt(row.peakRssMiB)} MiB  ${row.responses} responses ${JSON.stringify(row.statuses)}${row.unexpected ? `  UNEXPECTED ${row.unexpected}` : ''}`);
+        `CPU ${fmt(row.cpuUs)} µs/req  GC ${fmt(row.gcUs, 1)} µs/req, longest ${fmt(row.gcMaxMs, 1)} ms  RSS ${fmt(row.peakRssMiB)} MiB  ${row.responses} responses ${JSON.stringify(row.statuses)}${row.unexpected ? `  UNEXPECTED ${row.unexpected}` : ''}`);
     }
     report.hwmMiB = instances.map((s) => s.vm('VmHWM') / 1024);
   } catch (err) {
@@ -365,8 +366,9 @@ async function load(instances, { next, durationMs, count = Infinity }) {
   return { statuses, latencies, wallMs: tLast - t0 };
 }
 
-/** Runs `fn` and records the servers' CPU time and RSS over it. */
+/** Runs `fn` and records the servers' CPU time, RSS and garbage-collection pauses over it. */
 async function measured(instances, fn) {
+  await Promise.all(instances.map((s) => call(s, 'GET', '/__bench/gc'))); // zeroes each instance's count
   const cpu0 = instances.map((s) => s.cpuSeconds());
   const peak = instances.map(() => 0);
   const sample = () => instances.forEach((s, k) => { peak[k] = Math.max(peak[k], s.vm('VmRSS')); });
@@ -381,6 +383,7 @@ async function measured(instances, fn) {
   sample();
   r.cpuSeconds = instances.reduce((a, s, k) => a + s.cpuSeconds() - cpu0[k], 0);
   r.peakRssKiB = Math.max(...peak);
+  r.gc = await Promise.all(instances.map((s) => call(s, 'GET', '/__bench/gc')));
   return r;
 }
 
@@ -391,6 +394,7 @@ function summarize(parts, expect) {
   const responses = latencies.length;
   const wallMs = parts.reduce((a, p) => a + p.wallMs, 0);
   const cpu = parts.reduce((a, p) => a + p.cpuSeconds, 0);
+  const gc = parts.flatMap((p) => p.gc);
   return {
     responses,
     wallMs,
@@ -399,6 +403,11 @@ function summarize(parts, expect) {
     p99: latencies[Math.min(responses - 1, Math.floor(responses * 0.99))],
     cpuUs: (cpu * 1e6) / responses,
     peakRssMiB: Math.max(...parts.map((p) => p.peakRssKiB)) / 1024,
+    // Summed over the instances, like the CPU: pause time per response, and the longest pause.
+    gcUs: (gc.reduce((a, g) => a + g.ms, 0) * 1000) / responses,
+    gcMaxMs: Math.max(...gc.map((g) => g.maxMs)),
+    gcCount: gc.reduce((a, g) => a + g.count, 0),
+    gcMajor: gc.reduce((a, g) => a + g.major, 0),
     statuses,
     unexpected: responses - (statuses[expect] ?? 0),
   };
@@ -499,10 +508,11 @@ function table(r) {
   const baseRps = bares.reduce((a, x) => a + x.rps, 0) / bares.length;
   const baseCpu = bares.reduce((a, x) => a + x.cpuUs, 0) / bares.length;
   const lines = [head, '',
-    '| scenario | what | expected | req/s | × bare | p50 ms | p99 ms | server CPU µs/req | CPU × bare | peak RSS MiB | unexpected |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
+    '| scenario | what | expected | req/s | × bare | p50 ms | p99 ms | server CPU µs/req | CPU × bare | GC pause µs/req | longest GC pause ms (GCs, full) | peak RSS MiB | unexpected |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
   for (const x of r.rows) {
-    lines.push(`| ${x.name} | ${x.label} | ${x.expect} | ${fmt(x.rps)} | ${fmt(x.rps / baseRps, 2)} | ${fmt(x.p50, 1)} | ${fmt(x.p99, 1)} | ${fmt(x.cpuUs)} | ${fmt(x.cpuUs / baseCpu, 1)} | ${fmt(x.peakRssMiB)} | ${x.unexpected}${x.unexpected ? ` ${JSON.stringify(x.statuses)}` : ''} |`);
+    lines.push(`| ${x.name} | ${x.label} | ${x.expect} | ${fmt(x.rps)} | ${fmt(x.rps / baseRps, 2)} | ${fmt(x.p50, 1)} | ${fmt(x.p99, 1)} | ${fmt(x.cpuUs)} | ${fmt(x.cpuUs / baseCpu, 1)} | ` +
+      `${fmt(x.gcUs, 1)} | ${fmt(x.gcMaxMs, 1)} (${x.gcCount}, ${x.gcMajor}) | ${fmt(x.peakRssMiB)} | ${x.unexpected}${x.unexpected ? ` ${JSON.stringify(x.statuses)}` : ''} |`);
   }
   lines.push('', `Ratios against the mean of the two bare rows. Responses per row: ${r.rows.map((x) => `${x.name} ${x.responses}`).join(', ')}. ` +
     `Peak RSS: the largest VmRSS sample (every 100 ms) of ${r.instances === 2 ? 'either instance' : 'the instance'} during the row; VmHWM at the end: ${(r.hwmMiB ?? []).map((m) => fmt(m)).join(' / ')} MiB.` +

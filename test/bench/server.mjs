@@ -18,7 +18,10 @@
 //   enrolment issues backup codes), no scenario.
 // - a movable clock: `Date.now() + offset`, the offset set by the driver (POST /__bench/clock),
 //   so that every valid-code request can use a TOTP time step its user has not used yet.
+// - its own garbage-collection pauses, observed (perf_hooks `gc` entries) and handed to the driver
+//   per measured window (GET /__bench/gc).
 import { createRequire } from 'node:module';
+import { PerformanceObserver, constants as perf } from 'node:perf_hooks';
 
 const require = createRequire(import.meta.url);
 const express = require('express');
@@ -85,6 +88,24 @@ app.use('/mfa', mfaRouter(mfa, { getUserId: identity, cookie: { secure: false } 
 app.get('/admin', requireMfa(mfa, { maxAge: 300, getUserId: identity }), (_req, res) => res.json({ ok: true }));
 
 // ---- bench-only routes (never measured) ----
+// The GC pauses (V8 stops this process's JavaScript) since the last call: count, total and longest
+// in ms, and how many were full (mark-compact) collections. The driver calls it before and after
+// each measured window. An entry is delivered a moment after its pause, so a pause in the last
+// milliseconds of a window may count in the next one.
+const zeroGc = () => ({ count: 0, ms: 0, maxMs: 0, major: 0 });
+let gcPauses = zeroGc();
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    gcPauses.count++;
+    gcPauses.ms += e.duration;
+    gcPauses.maxMs = Math.max(gcPauses.maxMs, e.duration);
+    if (e.detail?.kind === perf.NODE_PERFORMANCE_GC_MAJOR) gcPauses.major++;
+  }
+}).observe({ entryTypes: ['gc'] });
+app.get('/__bench/gc', (_req, res) => {
+  res.json(gcPauses);
+  gcPauses = zeroGc();
+});
 app.post('/__bench/clock', express.json(), (req, res) => {
   offsetMs = req.body.offsetMs;
   res.json({ now: clock() });
