@@ -126,7 +126,12 @@ export function preparer(knex: Knex): Prepare {
       if (mayUseIdle) {
         const idle = idleSqliteConnection();
         if (idle) {
-          const statement = statementOf(idle, query.sql);
+          let statement: SqliteStatement;
+          try {
+            statement = statementOf(idle, query.sql);
+          } catch (error) {
+            throw named(error, query.sql);
+          }
           const response = statement.readonly ? runSqlite(idle, query, values, statement) : await groupCommitted(query, values);
           return shape(kind, client.postProcessResponse(response, undefined)) as R;
         }
@@ -187,20 +192,27 @@ export function preparer(knex: Knex): Prepare {
    */
   function runSqlite(connection: SqliteConnection, query: CompiledQuery, values: unknown[], prepared?: SqliteStatement): unknown {
     client!.emit('query', { __knexUid: connection.__knexUid, ...query, bindings: values });
-    const statement = prepared ?? statementOf(connection, query.sql);
-    // As knex binds: dates as epoch milliseconds, booleans as 0/1.
-    const bound = values.map((v) => (typeof v === 'boolean' ? Number(v) : v instanceof Date ? v.valueOf() : v));
     try {
+      const statement = prepared ?? statementOf(connection, query.sql);
+      // As knex binds: dates as epoch milliseconds, booleans as 0/1.
+      const bound = values.map((v) => (typeof v === 'boolean' ? Number(v) : v instanceof Date ? v.valueOf() : v));
       // `get` for a first row: it stops at that row and builds no array (1–2 µs a read here).
       if (statement.reader) return query.method === 'first' ? statement.get(bound) : statement.all(bound);
       const { changes, lastInsertRowid } = statement.run(bound);
       return query.method === 'insert' ? [lastInsertRowid] : changes;
     } catch (error) {
-      // The same message knex gives (the SQL, then the driver's message); the code is kept.
-      // (Not `instanceof Error`: better-sqlite3's errors may come from another realm, e.g. under Jest.)
-      if (typeof error === 'object' && error !== null && typeof (error as Error).message === 'string') (error as Error).message = `${query.sql} - ${(error as Error).message}`;
-      throw error;
+      throw named(error, query.sql);
     }
+  }
+
+  /**
+   * A better-sqlite3 error, whether `sql` failed to run or to be prepared (a table that is not
+   * there), with the message knex gives — the SQL, then the driver's message; its code is kept.
+   */
+  function named(error: unknown, sql: string): unknown {
+    // (Not `instanceof Error`: better-sqlite3's errors may come from another realm, e.g. under Jest.)
+    if (typeof error === 'object' && error !== null && typeof (error as Error).message === 'string') (error as Error).message = `${sql} - ${(error as Error).message}`;
+    return error;
   }
 
   /**

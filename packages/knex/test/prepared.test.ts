@@ -82,6 +82,19 @@ for (const backend of BACKENDS) {
       expect(error!.message).toMatch(/insert into/i);
     });
 
+    test('a statement the database cannot prepare (its table is gone) names the statement too, with its code', async () => {
+      const gone = `${tdb.tablePrefix}prepared_gone`;
+      await db.schema.createTable(gone, (t) => t.string('k', 64).primary());
+      // Compiled now; on better-sqlite3 first prepared at its first call, after the table is dropped.
+      const first = prepare<[string], unknown>('first', (k) => db(gone).where({ k }).first(), 1);
+      await db.schema.dropTable(gone);
+      const error = await first('a').then(() => null, (e: unknown) => e as { code?: unknown; message: string });
+      expect(error).not.toBeNull();
+      expect(['42P01', 'ER_NO_SUCH_TABLE', 'SQLITE_ERROR']).toContain(error!.code);
+      expect(error!.message).toMatch(/^select /i);
+      expect(error!.message).toMatch(/prepared_gone/);
+    });
+
     test('without the client hooks it needs, the builder runs on every call (the same results)', async () => {
       const bare = new Proxy(db, {
         get(target, prop, receiver) {
