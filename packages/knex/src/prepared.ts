@@ -126,12 +126,7 @@ export function preparer(knex: Knex): Prepare {
       if (mayUseIdle) {
         const idle = idleSqliteConnection();
         if (idle) {
-          let statement: SqliteStatement;
-          try {
-            statement = statementOf(idle, query.sql);
-          } catch (error) {
-            throw named(error, query.sql);
-          }
+          const statement = statementOf(idle, query.sql);
           const response = statement.readonly ? runSqlite(idle, query, values, statement) : await groupCommitted(query, values);
           return shape(kind, client.postProcessResponse(response, undefined)) as R;
         }
@@ -171,7 +166,7 @@ export function preparer(knex: Knex): Prepare {
     return connection;
   }
 
-  /** The connection's better-sqlite3 statement for `sql`, prepared on first use. */
+  /** The connection's better-sqlite3 statement for `sql`, prepared on first use (a failure to prepare names `sql`). */
   function statementOf(connection: SqliteConnection, sql: string): SqliteStatement {
     let statements = sqliteStatements.get(connection);
     if (!statements) {
@@ -180,7 +175,11 @@ export function preparer(knex: Knex): Prepare {
     }
     let statement = statements.get(sql);
     if (!statement) {
-      statement = connection.prepare(sql);
+      try {
+        statement = connection.prepare(sql);
+      } catch (error) {
+        throw named(error, sql);
+      }
       statements.set(sql, statement);
     }
     return statement;
@@ -192,10 +191,10 @@ export function preparer(knex: Knex): Prepare {
    */
   function runSqlite(connection: SqliteConnection, query: CompiledQuery, values: unknown[], prepared?: SqliteStatement): unknown {
     client!.emit('query', { __knexUid: connection.__knexUid, ...query, bindings: values });
+    const statement = prepared ?? statementOf(connection, query.sql);
+    // As knex binds: dates as epoch milliseconds, booleans as 0/1.
+    const bound = values.map((v) => (typeof v === 'boolean' ? Number(v) : v instanceof Date ? v.valueOf() : v));
     try {
-      const statement = prepared ?? statementOf(connection, query.sql);
-      // As knex binds: dates as epoch milliseconds, booleans as 0/1.
-      const bound = values.map((v) => (typeof v === 'boolean' ? Number(v) : v instanceof Date ? v.valueOf() : v));
       // `get` for a first row: it stops at that row and builds no array (1–2 µs a read here).
       if (statement.reader) return query.method === 'first' ? statement.get(bound) : statement.all(bound);
       const { changes, lastInsertRowid } = statement.run(bound);
